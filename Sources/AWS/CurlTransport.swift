@@ -1,0 +1,192 @@
+import CCurl
+
+/// libcurl initialises its TLS backend process-wide and not thread-safely; a global `let` runs the
+/// initialiser exactly once, on first use, under Swift's lazy-global lock.
+private let curlGlobalInitResult: CURLcode = migrator_curl_global_init()
+
+/// HTTP(S) over libcurl. libcurl only carries the bytes: the request arrives already signed, because
+/// `CURLOPT_AWS_SIGV4` in the libcurl we ship (Debian 12) has signing bugs.
+struct CurlTransport: HTTPTransport {
+    /// `AWS_CA_BUNDLE`: a PEM file that replaces the system trust store, as in the AWS SDKs.
+    var caBundle: String?
+    /// Upper bound on a response body. A secret is at most 64 KiB; anything much larger is not AWS.
+    var maxResponseBytes = 1 << 20
+
+    func send(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
+        guard curlGlobalInitResult == CURLE_OK else {
+            throw TransportError(kind: .configuration, message: "libcurl could not be initialised")
+        }
+        guard let handle = curl_easy_init() else {
+            throw TransportError(kind: .configuration, message: "libcurl could not create a handle")
+        }
+        defer { curl_easy_cleanup(handle) }
+
+        let accumulator = ResponseAccumulator(limit: maxResponseBytes)
+        let context = Unmanaged.passUnretained(accumulator).toOpaque()
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        defer { errorBuffer.deallocate() }
+
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        defer { curl_slist_free_all(headerList) }
+        for header in request.headers {
+            // A CR or LF in a value would let it smuggle a second header; ours never contain one.
+            guard !header.name.contains(where: \.isNewline), !header.value.contains(where: \.isNewline) else {
+                throw TransportError(kind: .configuration, message: "header \(header.name) contains a line break")
+            }
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        }
+        // Without this libcurl may add `Expect: 100-continue` and wait a second for an answer.
+        headerList = curl_slist_append(headerList, "Expect:")
+
+        var setupFailed = false
+        func check(_ code: CURLcode) {
+            if code != CURLE_OK { setupFailed = true }
+        }
+        check(migrator_curl_setopt_string(handle, CURLOPT_URL, request.url))
+        check(migrator_curl_restrict_protocols(handle))
+        // Signals would be the only way libcurl's resolver timeout works in a multi-threaded process,
+        // and they are unsafe there; the threaded resolver honours the timeout without them.
+        check(migrator_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        check(migrator_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds))
+        check(migrator_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeouts.total.milliseconds))
+        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1))
+        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2))
+        check(migrator_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
+        check(migrator_curl_setopt_string(handle, CURLOPT_USERAGENT, "migrator"))
+        if let caBundle {
+            check(migrator_curl_setopt_string(handle, CURLOPT_CAINFO, caBundle))
+        }
+        if request.bypassProxy {
+            check(migrator_curl_setopt_string(handle, CURLOPT_NOPROXY, "*"))
+        }
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        check(migrator_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        check(migrator_curl_setopt_writefunction(handle, curlWriteCallback))
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        check(migrator_curl_setopt_headerfunction(handle, curlHeaderCallback))
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+
+        switch request.method {
+        case "GET":
+            check(migrator_curl_setopt_long(handle, CURLOPT_HTTPGET, 1))
+        default:
+            // POSTFIELDS with an explicit size sends exactly these bytes (a signed body must not change)
+            // and a Content-Length even when empty, which the IMDSv2 token PUT needs.
+            check(migrator_curl_setopt_postfieldsize(handle, request.body.count))
+            if request.body.isEmpty {
+                check(migrator_curl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""))
+            } else {
+                request.body.withUnsafeBytes { buffer in
+                    // COPYPOSTFIELDS copies now, so the buffer need not outlive this closure.
+                    check(
+                        migrator_curl_setopt_pointer(
+                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress)))
+                }
+            }
+            if request.method != "POST" {
+                check(migrator_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method))
+            }
+        }
+        guard !setupFailed else {
+            throw TransportError(
+                kind: .configuration, message: "libcurl rejected an option (\(request.method) request)")
+        }
+
+        let result = withExtendedLifetime(accumulator) { curl_easy_perform(handle) }
+        guard result == CURLE_OK else {
+            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator)
+        }
+        var status = 0
+        _ = migrator_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: accumulator.headers, body: accumulator.body)
+    }
+
+    private static func error(for code: CURLcode, detail: String, accumulator: ResponseAccumulator) -> TransportError {
+        let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            return TransportError(kind: .timeout, message: "timed out: \(text)")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
+            return TransportError(kind: .tlsVerification, message: "TLS verification failed: \(text)")
+        case CURLE_SSL_CACERT_BADFILE:
+            return TransportError(kind: .configuration, message: "AWS_CA_BUNDLE could not be used: \(text)")
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
+            return TransportError(kind: .configuration, message: "bad endpoint URL: \(text)")
+        case CURLE_WRITE_ERROR where accumulator.overflowed:
+            return TransportError(kind: .responseTooLarge, message: "response larger than \(accumulator.limit) bytes")
+        default:
+            return TransportError(kind: .network, message: text)
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, at least 1 (libcurl reads 0 as "no timeout").
+    fileprivate var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+}
+
+/// Collects what libcurl's callbacks hand over. Only touched on the thread running curl_easy_perform.
+private final class ResponseAccumulator {
+    let limit: Int
+    var body: [UInt8] = []
+    var headers: [HTTPHeader] = []
+    var overflowed = false
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+}
+
+private func curlWriteCallback(
+    data: UnsafeMutablePointer<CChar>?, size: Int, count: Int, context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let context else { return 0 }
+    let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard accumulator.body.count + length <= accumulator.limit else {
+        accumulator.overflowed = true
+        return 0  // libcurl stops the transfer with CURLE_WRITE_ERROR
+    }
+    if let data, length > 0 {
+        accumulator.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+    }
+    return length
+}
+
+private func curlHeaderCallback(
+    data: UnsafeMutablePointer<CChar>?, size: Int, count: Int, context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let context else { return 0 }
+    let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+        .trimmingCharacters(in: " \t\r\n")
+    if line.hasPrefix("HTTP/") {
+        // A new status line (after `100 Continue`, say) starts a new header block.
+        accumulator.headers.removeAll()
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = String(line[..<colon]).trimmingCharacters(in: " \t")
+        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: " \t")
+        if accumulator.headers.count < 200 {
+            accumulator.headers.append(HTTPHeader(name, value))
+        }
+    }
+    return length
+}
+
+extension String {
+    /// Trim a small fixed set of characters; FoundationEssentials has no CharacterSet trimming.
+    func trimmingCharacters(in set: String) -> String {
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self).unicodeScalars
+        while let first = view.first, scalars.contains(first) { view.removeFirst() }
+        while let last = view.last, scalars.contains(last) { view.removeLast() }
+        return String(view)
+    }
+}

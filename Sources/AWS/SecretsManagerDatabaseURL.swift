@@ -1,0 +1,62 @@
+import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The database URL stored in AWS Secrets Manager: what `migrator` uses when no `DATABASE_URL` is given.
+///
+/// Credentials, region and endpoint follow the AWS SDK conventions, read from `environment` (not from
+/// the process, so tests and the executable decide what it sees).
+public struct SecretsManagerDatabaseURL: Sendable {
+    let context: AWSContext
+
+    public init(environment: [String: String], logger: Logger) {
+        let caBundle = environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
+        self.context = AWSContext(
+            environment: environment, transport: CurlTransport(caBundle: caBundle), logger: logger)
+    }
+
+    init(context: AWSContext) {
+        self.context = context
+    }
+
+    /// Fetches secret `secretId` (name or ARN) and returns the database URL inside it.
+    public func resolve(secretId: String, key: String) throws(AWSError) -> String {
+        guard !secretId.isEmpty, secretId.utf8.count <= 2048 else {
+            throw AWSError(code: .configuration, message: "secret id must be 1 to 2048 characters")
+        }
+        let started = context.now()
+        let region = try RegionResolver.region(secretId: secretId, context: context)
+        let endpoint = try SecretsManagerEndpoint.resolve(region: region, context: context)
+        let client = SecretsManagerClient(
+            region: region, endpoint: endpoint, context: context, retry: try RetryStrategy.fromEnvironment(context))
+        context.logger.info(
+            "fetching database URL from Secrets Manager",
+            metadata: [
+                "event": "secret.fetching", "secret_id": .string(secretId), "region": .string(region),
+                "endpoint": .string(endpoint.hostHeader),
+            ])
+        let output = try client.getSecretValue(secretId: secretId)
+        guard let secretString = output.SecretString else {
+            throw AWSError(
+                code: .secretFormat,
+                message: output.SecretBinary != nil
+                    ? "the secret holds SecretBinary; migrator needs a SecretString"
+                    : "GetSecretValue returned no SecretString")
+        }
+        let (url, shape) = try SecretFormat.databaseURL(secretString: secretString, key: key)
+        let elapsed = context.now().timeIntervalSince(started)
+        var metadata: Logger.Metadata = [
+            "event": "secret.fetched", "secret_id": .string(secretId), "format": .string(shape.rawValue),
+            "duration_ms": .stringConvertible(Int((elapsed * 1000).rounded())),
+        ]
+        if let versionId = output.VersionId {
+            metadata["version_id"] = .string(AWSError.singleLine(versionId, limit: 64))
+        }
+        context.logger.info("fetched database URL from Secrets Manager", metadata: metadata)
+        return url
+    }
+}
