@@ -1,0 +1,65 @@
+import Logging
+import PostgresClient
+import StructuredLogging
+
+/// Finds out who blocks us while a statement waits for a lock. `pg_blocking_pids` only answers while
+/// the wait is going on, and our own connection is busy waiting, so a second ("monitor") connection
+/// is opened the first time it is needed and kept for the run.
+final class BlockerProbe {
+    struct Blocker: Sendable {
+        var pid: Int32
+        var applicationName: String
+        var state: String
+        var queryStart: String
+        /// At most the first 200 characters: enough to recognise the query, little of its literals.
+        var query: String
+
+        var metadata: Logger.MetadataValue {
+            .dictionary([
+                "pid": .int(pid), "application_name": .string(applicationName), "state": .string(state),
+                "query_start": .string(queryStart), "query": .string(query),
+            ])
+        }
+    }
+
+    private let connectionString: String
+    private let interruption: Interruption
+    private var monitor: Connection?
+    private var unavailable = false
+
+    init(connectionString: String, interruption: Interruption) {
+        self.connectionString = connectionString
+        self.interruption = interruption
+    }
+
+    deinit { monitor?.close() }
+
+    func blockers(of pid: Int32) -> [Blocker] {
+        guard !unavailable else { return [] }
+        do {
+            if monitor == nil {
+                monitor = try Connection.connect(
+                    to: connectionString, applicationName: "migrator-monitor",
+                    deadline: .now + .seconds(2), interruption: interruption)
+            }
+            let result = try monitor!.query(
+                """
+                SELECT pid, coalesce(application_name, ''), coalesce(state, ''),
+                  coalesce(to_char(query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ''),
+                  left(coalesce(query, ''), 200)
+                FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids($1)) ORDER BY pid
+                """, [String(pid)])
+            return result.rows.map { row in
+                Blocker(
+                    pid: Int32(row[0] ?? "") ?? 0, applicationName: row[1] ?? "", state: row[2] ?? "",
+                    queryStart: row[3] ?? "", query: row[4] ?? "")
+            }
+        } catch {
+            // A pooler or a missing privilege can make this impossible; the lock retry works without it.
+            unavailable = true
+            monitor?.close()
+            monitor = nil
+            return []
+        }
+    }
+}

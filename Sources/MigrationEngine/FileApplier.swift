@@ -1,0 +1,341 @@
+import Logging
+import PostgresClient
+import StructuredLogging
+
+/// How one attempt at a file ended, when it did not throw.
+enum Outcome {
+    case applied
+    /// Another runner recorded it while we waited for the lock.
+    case alreadyApplied
+}
+
+/// Why one attempt at a file did not complete: either worth another try (a lock timeout before
+/// anything took effect) or final.
+enum FileFailure: Error {
+    case lockTimeout(PostgresError, [BlockerProbe.Blocker])
+    case failed(MigrationError)
+}
+
+extension Migrator {
+    /// One attempt at a pending file, in the mode its content asks for.
+    func apply(_ migration: Migration) throws -> Outcome {
+        switch migration.mode {
+        case .transactional: try applyInTransaction(migration)
+        case .selfManaged, .noTransaction: try applySelfManaged(migration)
+        }
+    }
+
+    // MARK: transactional files (the common case)
+
+    /// BEGIN, SET LOCAL timeouts, advisory xact lock and the re-check go in one round trip; then each
+    /// piece as Drizzle sends it; then the row and COMMIT in one more.
+    private func applyInTransaction(_ migration: Migration) throws -> Outcome {
+        var current: Piece?
+        do throws(any Error) {
+            let started = ContinuousClock.now
+            let results = try connection.simpleQuery(
+                transactionPrelude(lock: "pg_advisory_xact_lock") + ";" + recheckSQL(migration),
+                tick: tick, observer: observer(migration.tag, piece: nil))
+            lockWait += ContinuousClock.now - started
+            if try alreadyRecorded(migration, recheck: results.last) {
+                try connection.simpleQuery("COMMIT")
+                return .alreadyApplied
+            }
+            for piece in migration.pieces {
+                current = piece
+                try connection.simpleQuery(piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
+                guard connection.transactionStatus == .inTransaction else {
+                    throw FileFailure.failed(
+                        MigrationError(
+                            .migrationFailed,
+                            "\(migration.tag): statement \(piece.number) ended the migration's transaction (a COMMIT "
+                                + "or ROLLBACK migrator did not detect); statements 1-\(piece.number) may have taken "
+                                + "effect and no tracking row was written; start the file with "
+                                + "-- migrator:no-transaction or remove the transaction control"))
+                }
+            }
+            current = nil
+            try connection.simpleQuery(table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT")
+            return .applied
+        } catch let error as PostgresError {
+            rollbackQuietly()
+            throw failure(error, migration: migration, piece: current, retryable: true, partial: nil)
+        } catch {
+            rollbackQuietly()
+            throw error
+        }
+    }
+
+    // MARK: files that manage their own transaction
+
+    /// Session advisory lock (a transaction lock would vanish at the file's own COMMIT), our BEGIN
+    /// unless the file is `-- migrator:no-transaction`, the pieces, the row, then RESET ALL and unlock.
+    private func applySelfManaged(_ migration: Migration) throws -> Outcome {
+        var current: Piece?
+        var committedThrough = 0
+        var locked = false
+        defer {
+            if locked {
+                rollbackQuietly()
+                _ = try? connection.simpleQuery("RESET ALL;SELECT pg_advisory_unlock(\(table.advisoryLockKey))")
+            }
+        }
+        do throws(any Error) {
+            let started = ContinuousClock.now
+            // A session lock taken inside a transaction outlives its COMMIT, and SET LOCAL bounds the wait.
+            try connection.simpleQuery(
+                transactionPrelude(lock: "pg_advisory_lock") + ";COMMIT", tick: tick,
+                observer: observer(migration.tag, piece: nil))
+            locked = true
+            lockWait += ContinuousClock.now - started
+            if try alreadyRecorded(migration, recheck: connection.simpleQuery(recheckSQL(migration)).last) {
+                return .alreadyApplied
+            }
+            try connection.simpleQuery(
+                "SET lock_timeout = '\(settings.lockTimeout.milliseconds)ms';"
+                    + "SET statement_timeout = '\(settings.statementTimeout.milliseconds)ms'")
+            if migration.mode == .selfManaged { try connection.simpleQuery("BEGIN") }
+            for piece in migration.pieces {
+                current = piece
+                try connection.simpleQuery(piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
+                if connection.transactionStatus == .idle { committedThrough = piece.number }
+            }
+            current = nil
+            let insert = table.insertSQL(hash: migration.hash, createdAt: migration.when)
+            try connection.simpleQuery(connection.transactionStatus == .inTransaction ? insert + ";COMMIT" : insert)
+            return .applied
+        } catch let error as PostgresError {
+            rollbackQuietly()
+            throw failure(
+                error, migration: migration, piece: current, retryable: committedThrough == 0,
+                partial: current.map { partialEffect(migration, failedPiece: $0, committedThrough: committedThrough) })
+        }
+    }
+
+    private func partialEffect(_ migration: Migration, failedPiece: Piece, committedThrough: Int) -> String {
+        var text =
+            committedThrough == 0
+            ? "nothing of the file had taken effect"
+            : "statements 1-\(committedThrough) had already taken effect and stay"
+        if failedPiece.number > committedThrough + 1 {
+            text += "; statements \(committedThrough + 1)-\(failedPiece.number - 1) were rolled back"
+        }
+        text += "; no tracking row was written"
+        if failedPiece.text.uppercased().contains("CONCURRENTLY") {
+            text +=
+                "; a failed CREATE INDEX CONCURRENTLY leaves an INVALID index: find it with "
+                + "SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid, drop it with DROP INDEX CONCURRENTLY"
+        }
+        if committedThrough > 0 {
+            text += "; make the file idempotent (IF NOT EXISTS) or undo statements 1-\(committedThrough), then rerun"
+        }
+        return text
+    }
+
+    // MARK: shared pieces
+
+    var tick: Duration {
+        let probeAfter = min(Duration.seconds(1), settings.lockTimeout / 2)
+        return max(.milliseconds(20), min(.milliseconds(250), probeAfter / 2))
+    }
+
+    func transactionPrelude(lock function: String) -> String {
+        "BEGIN;SET LOCAL lock_timeout = '\(settings.lockTimeout.milliseconds)ms';"
+            + "SET LOCAL statement_timeout = '\(settings.statementTimeout.milliseconds)ms';"
+            + "SELECT \(function)(\(table.advisoryLockKey))"
+    }
+
+    /// Under the lock: is this entry recorded now, and what is the newest row? One cheap query.
+    func recheckSQL(_ migration: Migration) -> String {
+        "SELECT (SELECT string_agg(hash, ',') FROM \(table.qualifiedName) WHERE created_at = \(migration.when)),"
+            + " (SELECT max(created_at) FROM \(table.qualifiedName))"
+    }
+
+    func alreadyRecorded(_ migration: Migration, recheck: QueryResult?) throws -> Bool {
+        let row = recheck?.rows.first ?? []
+        let hashes = (row.first ?? nil)?.split(separator: ",").map(String.init) ?? []
+        if hashes.contains(migration.hash) { return true }
+        let siblings = folder.migrations.filter { $0.when == migration.when && $0.index != migration.index }.map(\.hash)
+        if let foreign = hashes.first(where: { !siblings.contains($0) }) {
+            throw FileFailure.failed(
+                MigrationError(
+                    .drift,
+                    "\(migration.tag) was recorded meanwhile by another runner with hash \(foreign), but this "
+                        + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"))
+        }
+        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), newest >= migration.when,
+            !settings.allowOutOfOrder
+        {
+            throw FileFailure.failed(
+                MigrationError(
+                    .drift,
+                    "\(migration.tag) became out of order while waiting for the lock: a newer migration "
+                        + "(created_at \(newest)) was recorded meanwhile; rerun, or use --allow-out-of-order"))
+        }
+        return false
+    }
+
+    /// Used by bootstrap, baseline and forget: prelude, body, then COMMIT (body returns true) or ROLLBACK.
+    func transaction(label: String, _ body: () throws(PostgresError) -> Bool) throws {
+        do {
+            let started = ContinuousClock.now
+            try connection.simpleQuery(transactionPrelude(lock: "pg_advisory_xact_lock"), tick: tick, observer: observer(label, piece: nil))
+            lockWait += ContinuousClock.now - started
+            try connection.simpleQuery(try body() ? "COMMIT" : "ROLLBACK")
+        } catch {
+            rollbackQuietly()
+            throw failure(error, label: label)
+        }
+    }
+
+    func rollbackQuietly() {
+        if connection.transactionStatus == .inTransaction || connection.transactionStatus == .inFailedTransaction {
+            _ = try? connection.simpleQuery("ROLLBACK")
+        }
+    }
+
+    private func failure(_ error: PostgresError, label: String) -> FileFailure {
+        if let reason = interruption.reason {
+            return .failed(MigrationError(.interrupted, "stopped by \(reason.signalName) during \(label)", interruption: reason))
+        }
+        if error.sqlState == "55P03" { return .lockTimeout(error, lastBlockers) }
+        if error.code == .connectionLost {
+            return .failed(MigrationError(.database, "lost the database connection during \(label): \(error.message)"))
+        }
+        return .failed(MigrationError(.migrationFailed, "\(label) failed: \(error)"))
+    }
+
+    private func failure(
+        _ error: PostgresError, migration: Migration, piece: Piece?, retryable: Bool, partial: String?
+    ) -> FileFailure {
+        if let reason = interruption.reason {
+            var message = "stopped by \(reason.signalName) while applying \(migration.tag)"
+            message += partial.map { "; " + $0 } ?? "; the file was rolled back"
+            logger.event(
+                .warning, "migration.cancelled", message,
+                ["migration": "\(migration.tag)", "index": .int(migration.index), "statement": .int(piece?.number ?? 0)])
+            return .failed(MigrationError(.interrupted, message, interruption: reason))
+        }
+        if error.sqlState == "55P03" && retryable { return .lockTimeout(error, lastBlockers) }
+
+        var fields: Logger.Metadata = [
+            "migration": "\(migration.tag)", "index": .int(migration.index), "file": "\(migration.fileName)",
+            "sqlstate": "\(error.sqlState ?? "")", "error": "\(error.message)",
+        ]
+        if let detail = error.detail { fields["detail"] = .string(detail) }
+        if let hint = error.hint { fields["hint"] = .string(hint) }
+        var place = "while taking the migration lock"
+        if let piece {
+            fields["statement"] = .int(piece.number)
+            let statements = piece.statements
+            var offsetInPiece = statements.first?.range.lowerBound ?? 0
+            if let position = error.position {
+                offsetInPiece = piece.byteOffset(ofCharacterPosition: position)
+                if statements.count > 1,
+                    let part = statements.firstIndex(where: { $0.range.upperBound >= offsetInPiece })
+                {
+                    fields["statement_part"] = .int(part + 1)
+                }
+            } else if statements.count > 1 {
+                fields["statement_parts"] = .int(statements.count)
+            }
+            let (line, column) = migration.location(ofByte: piece.byteOffset + offsetInPiece)
+            fields["line"] = .int(line)
+            fields["column"] = .int(column)
+            place = "at statement \(piece.number) (\(migration.fileName) line \(line), column \(column))"
+        }
+        var reason = error.message
+        if error.sqlState == "57014" {
+            reason = "cancelled by the statement timeout of \(settings.statementTimeout.milliseconds) ms"
+        } else if error.sqlState == "55P03" {
+            reason = "lock timeout after statements had already taken effect: \(error.message)"
+        }
+        if error.code == .connectionLost { reason = "the database connection was lost: \(error.message)" }
+        var message = "\(migration.tag) failed \(place): \(reason)"
+        if let sqlState = error.sqlState { message += " (SQLSTATE \(sqlState))" }
+        message += partial.map { "; " + $0 } ?? "; the file was rolled back, earlier files stay applied"
+        logger.event(.error, "migration.failed", message, fields)
+        return .failed(MigrationError(.migrationFailed, message))
+    }
+
+    /// Heartbeat every 10 s while a statement runs, and a look at who blocks us once it has waited a
+    /// while (before the lock timeout fires, so the log names the blocker while it still blocks).
+    func observer(_ label: String, piece: Int?) -> Connection.Observer {
+        var lastHeartbeat = Duration.zero
+        var probed = false
+        let probeAfter = min(Duration.seconds(1), settings.lockTimeout / 2)
+        lastBlockers = []
+        return { [self] elapsed in
+            var blockersChecked = false
+            if !probed && elapsed >= probeAfter {
+                probed = true
+                blockersChecked = true
+                lastBlockers = probe.blockers(of: connection.backendPID)
+                if !lastBlockers.isEmpty {
+                    logger.event(
+                        .warning, "lock.waiting",
+                        "\(label) is waiting for a lock held by pid \(lastBlockers.map { String($0.pid) }.joined(separator: ", "))",
+                        ["migration": "\(label)", "blockers": .array(lastBlockers.map(\.metadata))])
+                }
+            }
+            if elapsed - lastHeartbeat >= .seconds(10) {
+                lastHeartbeat = elapsed
+                if !blockersChecked { lastBlockers = probe.blockers(of: connection.backendPID) }
+                var fields: Logger.Metadata = [
+                    "migration": "\(label)", "elapsed_ms": .int(elapsed.milliseconds),
+                    "blockers": .array(lastBlockers.map(\.metadata)),
+                ]
+                if let piece { fields["statement"] = .int(piece) }
+                logger.event(.info, "migration.running", "\(label) still running", fields)
+            }
+        }
+    }
+
+    /// Retries `body` on lock timeouts with exponential backoff and jitter until `--lock-wait` is spent.
+    func withLockRetry(_ label: String, _ body: () throws -> Outcome) throws(MigrationError) -> Outcome {
+        let deadline = ContinuousClock.now + settings.lockWait
+        var attempt = 0
+        while true {
+            try stopIfInterrupted()
+            let started = ContinuousClock.now
+            do {
+                return try body()
+            } catch FileFailure.failed(let error) {
+                throw error
+            } catch FileFailure.lockTimeout(let error, let blockers) {
+                attempt += 1
+                lockWait += ContinuousClock.now - started
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                let blockedBy =
+                    blockers.isEmpty
+                    ? ""
+                    : "; blocked by "
+                        + blockers.map { "pid \($0.pid) (\($0.applicationName.isEmpty ? "?" : $0.applicationName), \($0.state))" }
+                        .joined(separator: ", ")
+                if remaining <= .zero {
+                    throw MigrationError(
+                        .lockTimeout,
+                        "\(label): could not take its locks within the lock wait of \(settings.lockWait.milliseconds) ms "
+                            + "(\(attempt) attempts, lock timeout \(settings.lockTimeout.milliseconds) ms each): "
+                            + "\(error.message)\(blockedBy); nothing of it was applied")
+                }
+                let ceiling = min(Duration.milliseconds(100) * (1 << min(attempt, 7)), .seconds(10))
+                let jittered = Duration.milliseconds(Int64.random(in: ceiling.milliseconds / 2...ceiling.milliseconds))
+                let backoff = min(jittered, remaining)
+                var fields: Logger.Metadata = [
+                    "migration": "\(label)", "attempt": .int(attempt), "retry_in_ms": .int(backoff.milliseconds),
+                    "sqlstate": "55P03", "error": "\(error.message)",
+                    "remaining_ms": .int(remaining.milliseconds),
+                ]
+                fields["blockers"] = .array(blockers.map(\.metadata))
+                logger.event(.warning, "lock.timeout", "\(label) hit the lock timeout, retrying\(blockedBy)", fields)
+                lockWait += backoff
+                if interruption.sleep(milliseconds: backoff.milliseconds) { try stopIfInterrupted() }
+            } catch let error as MigrationError {
+                throw error
+            } catch {
+                throw MigrationError(.migrationFailed, "\(label): \(error)")
+            }
+        }
+    }
+}

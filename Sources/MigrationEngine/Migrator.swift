@@ -1,0 +1,295 @@
+import Logging
+import PostgresClient
+import StructuredLogging
+
+/// Runs the contract's commands on one connection: `up`, `status`/`verify`, `baseline`, `forget`.
+///
+/// One instance per run. Counters (`applied`, `lockWait`…) stay readable after a failure, so the
+/// executable can report them in `run.finished` whatever happened.
+public final class Migrator {
+    let connection: Connection
+    let folder: MigrationFolder
+    let table: TrackingTable
+    let settings: Settings
+    let logger: Logger
+    let interruption: Interruption
+    let probe: BlockerProbe
+    /// Who blocked the last statement that waited, for the lock-timeout report.
+    var lastBlockers: [BlockerProbe.Blocker] = []
+
+    /// Files applied by this run.
+    public internal(set) var applied = 0
+    /// Files found already applied by another runner once we held the lock.
+    public internal(set) var skipped = 0
+    /// Files still pending when the run ended.
+    public internal(set) var pending = 0
+    /// Time spent waiting for locks (advisory and table locks, including backoff).
+    public internal(set) var lockWait: Duration = .zero
+
+    public init(
+        connection: Connection, connectionString: String, folder: MigrationFolder, settings: Settings, logger: Logger,
+        interruption: Interruption
+    ) {
+        self.connection = connection
+        self.folder = folder
+        self.table = TrackingTable(schema: settings.migrationsSchema, table: settings.migrationsTable)
+        self.settings = settings
+        self.logger = logger
+        self.interruption = interruption
+        self.probe = BlockerProbe(connectionString: connectionString, interruption: interruption)
+        let noticeLogger = logger
+        connection.onNotice { notice in
+            noticeLogger.event(
+                notice.severity == "WARNING" ? .warning : .info, "postgres.notice", notice.message,
+                ["severity": "\(notice.severity)", "sqlstate": "\(notice.sqlState ?? "")"])
+        }
+    }
+
+    // MARK: reading the history
+
+    /// Reads the tracking table (without creating it) and sets it against the folder.
+    public func plan() throws(MigrationError) -> (plan: Plan, tableExists: Bool) {
+        let state = try database { () throws(PostgresError) in try table.state(on: connection) }
+        if state.hasNameColumn {
+            throw MigrationError(
+                .drift,
+                "\(table.qualifiedName) has Drizzle 1.0's \"name\" column: this database belongs to the 1.0 "
+                    + "folder layout; applying a journal folder would make Drizzle 1.0 run migrations twice")
+        }
+        let rows =
+            state.tableExists ? try database { () throws(PostgresError) in try table.rows(on: connection) } : []
+        return (Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: settings.allowOutOfOrder), state.tableExists)
+    }
+
+    /// Logs every finding; throws exit 5 if any is fatal.
+    public func check(_ plan: Plan, action: String) throws(MigrationError) {
+        for finding in plan.findings {
+            var fields: Logger.Metadata = [:]
+            if let tag = finding.tag { fields["migration"] = .string(tag) }
+            if let index = finding.index { fields["index"] = .int(index) }
+            if let hash = finding.recordedHash { fields["recorded_hash"] = .string(hash) }
+            if let hash = finding.expectedHash { fields["expected_hash"] = .string(hash) }
+            if let createdAt = finding.createdAt { fields["created_at"] = .int(createdAt) }
+            logger.event(finding.isFatal ? .error : .warning, finding.kind.rawValue, finding.message, fields)
+        }
+        let fatal = plan.fatalFindings
+        if !fatal.isEmpty {
+            throw MigrationError(
+                .drift,
+                "\(fatal.count) drift finding(s) between \(table.qualifiedName) and the folder (first: "
+                    + "\(fatal[0].message)); \(action)")
+        }
+    }
+
+    // MARK: up
+
+    public func up() throws(MigrationError) {
+        let (plan, tableExists) = try self.plan()
+        let pendingMigrations = plan.pending
+        pending = pendingMigrations.count
+        try check(plan, action: "nothing was applied")
+        logger.event(
+            .info, "plan.ready",
+            pendingMigrations.isEmpty ? "nothing to apply: the database is up to date" : "\(pending) migration(s) to apply",
+            [
+                "applied": .int(plan.appliedCount), "pending": .int(pending), "total": .int(folder.migrations.count),
+                "dry_run": .bool(settings.dryRun),
+            ])
+        if settings.dryRun {
+            for (position, migration) in pendingMigrations.enumerated() {
+                logger.event(
+                    .info, "migration.planned", "would apply \(migration.tag)",
+                    [
+                        "migration": "\(migration.tag)", "index": .int(migration.index),
+                        "position": .int(position + 1), "total": .int(pendingMigrations.count),
+                        "hash": "\(migration.hash)", "created_at": .int(migration.when),
+                        "mode": "\(migration.mode.rawValue)", "statements": .int(migration.pieces.count),
+                    ])
+            }
+            return
+        }
+        guard !pendingMigrations.isEmpty else { return }
+        if !tableExists { try bootstrap() }
+        let runStarted = ContinuousClock.now
+        for (position, migration) in pendingMigrations.enumerated() {
+            try stopIfInterrupted()
+            logger.event(
+                .info, "migration.started", "applying \(migration.tag)",
+                [
+                    "migration": "\(migration.tag)", "index": .int(migration.index), "position": .int(position + 1),
+                    "total": .int(pendingMigrations.count), "mode": "\(migration.mode.rawValue)",
+                    "elapsed_ms": .int((ContinuousClock.now - runStarted).milliseconds),
+                ])
+            let started = ContinuousClock.now
+            let outcome = try withLockRetry(migration.tag) { () throws in
+                try apply(migration)
+            }
+            pending -= 1
+            let fields: Logger.Metadata = [
+                "migration": "\(migration.tag)", "index": .int(migration.index), "position": .int(position + 1),
+                "total": .int(pendingMigrations.count), "hash": "\(migration.hash)",
+                "duration_ms": .int((ContinuousClock.now - started).milliseconds),
+                "elapsed_ms": .int((ContinuousClock.now - runStarted).milliseconds),
+                "statements": .int(migration.pieces.count), "mode": "\(migration.mode.rawValue)",
+            ]
+            switch outcome {
+            case .applied:
+                applied += 1
+                logger.event(.info, "migration.applied", "applied \(migration.tag)", fields)
+            case .alreadyApplied:
+                skipped += 1
+                logger.event(.info, "migration.skipped", "\(migration.tag) was applied meanwhile by another runner", fields)
+            }
+        }
+    }
+
+    /// Creates the tracking schema and table, exactly as Drizzle does, under the advisory lock so that
+    /// concurrent first runs cannot race on `CREATE SCHEMA` (which Drizzle's bootstrap does).
+    func bootstrap() throws(MigrationError) {
+        _ = try withLockRetry("bootstrap") { () throws in
+            try transaction(label: "bootstrap") { () throws(PostgresError) in
+                let state = try table.state(on: connection)
+                if !state.schemaExists { try connection.simpleQuery(table.createSchemaSQL) }
+                if !state.tableExists {
+                    try connection.simpleQuery(table.createTableSQL)
+                    logger.event(
+                        .info, "tracking.created", "created \(table.qualifiedName)",
+                        ["table": "\(table.qualifiedName)", "lock_key": .int(table.advisoryLockKey)])
+                }
+                return true
+            }
+            return .applied
+        }
+    }
+
+    // MARK: baseline and forget
+
+    /// Records entries (all, or through `tag`) as applied without running them, in one locked transaction.
+    @discardableResult
+    public func baseline(through tag: String?) throws(MigrationError) -> [Migration] {
+        let last = try index(of: tag) ?? folder.migrations.count - 1
+        let (plan, tableExists) = try self.plan()
+        for finding in plan.findings {
+            logger.event(.warning, finding.kind.rawValue, finding.message, ["migration": "\(finding.tag ?? "")"])
+        }
+        let wanted = plan.entries.prefix(last + 1).filter { $0.state == .pending || $0.state == .outOfOrder }
+        if settings.dryRun || wanted.isEmpty {
+            for entry in wanted { logBaseline(entry.migration, recorded: false) }
+            logger.event(
+                .info, "baseline.planned",
+                wanted.isEmpty ? "nothing to record" : "would record \(wanted.count) migration(s) without running them",
+                ["count": .int(wanted.count), "dry_run": .bool(settings.dryRun)])
+            return []
+        }
+        if !tableExists { try bootstrap() }
+        var recorded: [Migration] = []
+        _ = try withLockRetry("baseline") { () throws in
+            recorded = []
+            try transaction(label: "baseline") { () throws(PostgresError) in
+                // Re-read under the lock: a concurrent run may have recorded some meanwhile.
+                let rows = try table.rows(on: connection)
+                let fresh = Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: true)
+                for entry in fresh.entries.prefix(last + 1) where entry.state == .pending || entry.state == .outOfOrder {
+                    try connection.simpleQuery(table.insertSQL(hash: entry.migration.hash, createdAt: entry.migration.when))
+                    recorded.append(entry.migration)
+                }
+                return true
+            }
+            return .applied
+        }
+        for migration in recorded { logBaseline(migration, recorded: true) }
+        applied = recorded.count
+        return recorded
+    }
+
+    private func logBaseline(_ migration: Migration, recorded: Bool) {
+        logger.event(
+            .info, recorded ? "baseline.recorded" : "baseline.planned",
+            recorded ? "recorded \(migration.tag) as applied" : "would record \(migration.tag) as applied",
+            [
+                "migration": "\(migration.tag)", "index": .int(migration.index), "hash": "\(migration.hash)",
+                "created_at": .int(migration.when),
+            ])
+    }
+
+    /// Deletes the tracking row of `tag` (recovery after a manual rollback), in one locked transaction.
+    public func forget(tag: String, force: Bool) throws(MigrationError) {
+        guard let position = try index(of: tag) else { return }
+        let migration = folder.migrations[position]
+        let sharesWhen = folder.migrations.contains { $0.when == migration.when && $0.index != migration.index }
+        let (_, tableExists) = try plan()
+        guard tableExists else {
+            throw MigrationError(.configuration, "\(tag) is not recorded: \(table.qualifiedName) does not exist")
+        }
+        var refusal: MigrationError?
+        _ = try withLockRetry("forget") { () throws in
+            refusal = nil
+            try transaction(label: "forget") { () throws(PostgresError) in
+                let rows = try table.rows(on: connection)
+                let mine = rows.filter {
+                    $0.createdAt == migration.when && (!sharesWhen || $0.hash == migration.hash)
+                }
+                let newer = rows.filter { ($0.createdAt ?? 0) > migration.when }
+                if mine.isEmpty {
+                    refusal = MigrationError(.configuration, "\(tag) is not recorded in \(table.qualifiedName); nothing to forget")
+                } else if !newer.isEmpty && !force {
+                    refusal = MigrationError(
+                        .configuration,
+                        "\(newer.count) newer row(s) exist after \(tag) (newest created_at "
+                            + "\(newer.compactMap(\.createdAt).max() ?? 0)); forgetting \(tag) alone makes it out of "
+                            + "order; forget the newer ones first, or pass --force")
+                } else {
+                    for row in mine {
+                        logger.event(
+                            .info, settings.dryRun ? "forget.planned" : "migration.forgotten",
+                            settings.dryRun ? "would delete the row of \(tag)" : "deleted the row of \(tag)",
+                            [
+                                "migration": "\(tag)", "index": .int(migration.index), "id": .int(row.id),
+                                "hash": "\(row.hash)", "created_at": .int(row.createdAt ?? 0),
+                                "dry_run": .bool(settings.dryRun),
+                            ])
+                    }
+                    if !settings.dryRun {
+                        try connection.simpleQuery(
+                            "DELETE FROM \(table.qualifiedName) WHERE id IN (\(mine.map { String($0.id) }.joined(separator: ",")))")
+                    }
+                }
+                return refusal == nil && !settings.dryRun
+            }
+            return .applied
+        }
+        if let refusal { throw refusal }
+    }
+
+    private func index(of tag: String?) throws(MigrationError) -> Int? {
+        guard let tag else { return nil }
+        guard let position = folder.migrations.firstIndex(where: { $0.tag == tag }) else {
+            let known = folder.migrations.isEmpty ? "the journal is empty" : "known tags run from \(folder.migrations.first!.tag) to \(folder.migrations.last!.tag)"
+            throw MigrationError(.configuration, "unknown migration tag \"\(tag)\" (\(known))")
+        }
+        return position
+    }
+
+    // MARK: helpers
+
+    func stopIfInterrupted() throws(MigrationError) {
+        if let reason = interruption.reason {
+            throw MigrationError(.interrupted, "stopped by \(reason.signalName)", interruption: reason)
+        }
+    }
+
+    /// Runs a read outside any transaction, mapping libpq errors to the engine's.
+    func database<T>(_ body: () throws(PostgresError) -> T) throws(MigrationError) -> T {
+        do {
+            return try body()
+        } catch {
+            if let reason = interruption.reason {
+                throw MigrationError(.interrupted, "stopped by \(reason.signalName)", interruption: reason)
+            }
+            if error.code == .connectionLost {
+                throw MigrationError(.database, "lost the database connection: \(error.message)")
+            }
+            throw MigrationError(.migrationFailed, "reading \(table.qualifiedName) failed: \(error)")
+        }
+    }
+}

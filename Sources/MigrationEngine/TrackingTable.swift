@@ -1,0 +1,96 @@
+import Crypto
+import PostgresClient
+
+/// Drizzle's tracking table, `"drizzle"."__drizzle_migrations"` unless configured otherwise.
+public struct TrackingTable: Sendable {
+    public var schema: String
+    public var table: String
+
+    public init(schema: String, table: String) {
+        self.schema = schema
+        self.table = table
+    }
+
+    /// `"schema"."table"`, quoted the way Drizzle quotes it (inner `"` doubled).
+    public var qualifiedName: String { quoteIdentifier(schema) + "." + quoteIdentifier(table) }
+
+    /// The advisory lock key every `migrator` run on this table takes: the first 8 bytes of
+    /// SHA-256("migrator:" + schema + "." + table), read as a big-endian signed 64-bit integer.
+    /// Documented in the README so operators can find it in `pg_locks` (classid = high 32 bits,
+    /// objid = low 32 bits, objsubid = 1).
+    public var advisoryLockKey: Int64 {
+        let digest = Array(SHA256.hash(data: Array("migrator:\(schema).\(table)".utf8)))
+        var key: UInt64 = 0
+        for byte in digest.prefix(8) { key = key << 8 | UInt64(byte) }
+        return Int64(bitPattern: key)
+    }
+
+    /// The bootstrap DDL, exactly Drizzle 0.x's.
+    var createSchemaSQL: String { "CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(schema))" }
+    var createTableSQL: String {
+        """
+        CREATE TABLE IF NOT EXISTS \(qualifiedName) (
+        \tid SERIAL PRIMARY KEY,
+        \thash text NOT NULL,
+        \tcreated_at bigint
+        )
+        """
+    }
+
+    public struct State: Sendable {
+        public var schemaExists: Bool
+        public var tableExists: Bool
+        /// Drizzle 1.0 adds `name`; a journal folder must not be applied to such a table.
+        public var hasNameColumn: Bool
+    }
+
+    /// Looks the objects up without needing CREATE privileges (Drizzle's `IF NOT EXISTS` needs them).
+    public func state(on connection: Connection) throws(PostgresError) -> State {
+        let result = try connection.query(
+            """
+            SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
+              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'name'
+                      AND NOT attisdropped)
+            """, [quoteIdentifier(schema), qualifiedName])
+        let row = result.rows.first ?? []
+        return State(
+            schemaExists: row.first == "t", tableExists: row.count > 1 && row[1] == "t",
+            hasNameColumn: row.count > 2 && row[2] == "t")
+    }
+
+    public func rows(on connection: Connection) throws(PostgresError) -> [TrackingRow] {
+        let result = try connection.query("SELECT id, hash, created_at FROM \(qualifiedName) ORDER BY id")
+        return result.rows.map { row in
+            TrackingRow(id: Int64(row[0] ?? "") ?? 0, hash: row[1] ?? "", createdAt: row[2].flatMap { Int64($0) })
+        }
+    }
+
+    /// The insert Drizzle makes after each migration. Hash and `when` are hex and an integer, so
+    /// literals are safe and save a round trip over a parameterised statement.
+    func insertSQL(hash: String, createdAt: Int64) -> String {
+        precondition(hash.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+        return "INSERT INTO \(qualifiedName) (\"hash\", \"created_at\") VALUES ('\(hash)', \(createdAt))"
+    }
+}
+
+/// One row of the tracking table.
+public struct TrackingRow: Sendable, Equatable {
+    public var id: Int64
+    public var hash: String
+    /// The journal `when` of the migration; NULL only through manual inserts.
+    public var createdAt: Int64?
+
+    public init(id: Int64, hash: String, createdAt: Int64?) {
+        self.id = id
+        self.hash = hash
+        self.createdAt = createdAt
+    }
+}
+
+func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacing("\"", with: "\"\"") + "\""
+}
+
+func quoteLiteral(_ text: String) -> String {
+    "'" + text.replacing("'", with: "''") + "'"
+}

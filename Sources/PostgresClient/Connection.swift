@@ -1,0 +1,295 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libpq connection, used from one thread at a time. Closed exactly once: by `close()` or, if
+/// the owner forgets, by `deinit`.
+///
+/// Every query goes through libpq's asynchronous API and a `poll` loop, so that a long statement can
+/// report progress (`Observer`) and a stop request can cancel it, instead of blocking inside libpq.
+public final class Connection: @unchecked Sendable {
+    public enum TransactionStatus: Sendable {
+        case idle, active, inTransaction, inFailedTransaction, unknown
+    }
+
+    /// Called about every `tick` while a statement runs, with the time since it was sent.
+    public typealias Observer = (_ elapsed: Duration) -> Void
+
+    private var connection: OpaquePointer?
+    private let cancelHandle: CancelHandle
+    private let interruption: Interruption?
+    private let noticeBox: NoticeBox
+
+    public let info: ConnectionInfo
+
+    private init(connection: OpaquePointer, info: ConnectionInfo, interruption: Interruption?) {
+        self.connection = connection
+        self.info = info
+        self.interruption = interruption
+        self.cancelHandle = CancelHandle(PQgetCancel(connection))
+        self.noticeBox = NoticeBox()
+        PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(noticeBox).toOpaque())
+        interruption?.register(cancelHandle)
+    }
+
+    deinit { close() }
+
+    /// Closes the connection. Safe to call more than once; only the first call does anything.
+    public func close() {
+        guard let connection else { return }
+        interruption?.unregister(cancelHandle)
+        cancelHandle.free()
+        PQfinish(connection)
+        self.connection = nil
+    }
+
+    /// Receives every NOTICE/WARNING the server sends on this connection.
+    public func onNotice(_ handler: @escaping @Sendable (Notice) -> Void) {
+        noticeBox.handler = handler
+    }
+
+    // MARK: connecting
+
+    /// Makes one connection attempt that gives up at `deadline` (or when `interruption` fires).
+    /// Parameters from the URL and libpq's `PG*` variables apply; we only add the client encoding
+    /// Drizzle's drivers use and a fallback `application_name`.
+    public static func connect(
+        to connectionString: String,
+        applicationName: String = "migrator",
+        deadline: ContinuousClock.Instant,
+        interruption: Interruption? = nil
+    ) throws(PostgresError) -> Connection {
+        let info = try ConnectionInfo(parsing: connectionString)
+        let keywords = ["dbname", "client_encoding", "fallback_application_name"]
+        let values = [connectionString, "UTF8", applicationName]
+        let raw: OpaquePointer? = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectStartParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let raw else {
+            throw PostgresError(code: .connectionFailed, message: "could not allocate a libpq connection")
+        }
+        if PQstatus(raw) == CONNECTION_BAD {
+            let message = errorMessage(raw)
+            PQfinish(raw)
+            throw PostgresError(code: .connectionFailed, message: message)
+        }
+        var status = PGRES_POLLING_WRITING
+        while true {
+            switch status {
+            case PGRES_POLLING_OK:
+                return Connection(connection: raw, info: info, interruption: interruption)
+            case PGRES_POLLING_FAILED:
+                let message = errorMessage(raw)
+                PQfinish(raw)
+                throw PostgresError(code: .connectionFailed, message: message, sqlState: loginSQLState(message))
+            default:
+                let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
+                var ready = false
+                while !ready {
+                    if interruption?.isTriggered == true {
+                        PQfinish(raw)
+                        throw PostgresError(code: .cancelled, message: "interrupted while connecting")
+                    }
+                    let remaining = ContinuousClock.now.duration(to: deadline)
+                    if remaining <= .zero {
+                        PQfinish(raw)
+                        throw PostgresError(code: .connectionTimeout, message: "timed out while connecting")
+                    }
+                    ready = waitForSocket(PQsocket(raw), events: events, timeout: min(remaining, .milliseconds(100)))
+                }
+                status = PQconnectPoll(raw)
+            }
+        }
+    }
+
+    // MARK: queries
+
+    /// Sends `sql` as one simple-protocol query (the way Drizzle's drivers send a migration piece) and
+    /// returns every result. The first error is thrown after the rest of the response is consumed,
+    /// so the connection stays usable (for a ROLLBACK).
+    @discardableResult
+    public func simpleQuery(
+        _ sql: String, tick: Duration = .milliseconds(500), observer: Observer? = nil
+    ) throws(PostgresError) -> [QueryResult] {
+        let connection = try live()
+        guard PQsendQuery(connection, sql) == 1 else { throw lostConnection() }
+        return try collectResults(tick: tick, observer: observer)
+    }
+
+    /// Sends one parameterised statement with the extended protocol (`PQsendQueryParams`), values as
+    /// text, so nothing is ever spliced into SQL.
+    @discardableResult
+    public func query(
+        _ sql: String, _ parameters: [String?] = [], tick: Duration = .milliseconds(500), observer: Observer? = nil
+    ) throws(PostgresError) -> QueryResult {
+        let connection = try live()
+        let sent: Int32 = withOptionalCStrings(parameters) { pointers in
+            PQsendQueryParams(connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+        }
+        guard sent == 1 else { throw lostConnection() }
+        let results = try collectResults(tick: tick, observer: observer)
+        guard let last = results.last else {
+            throw PostgresError(code: .connectionLost, message: "the server sent no result")
+        }
+        return last
+    }
+
+    public var transactionStatus: TransactionStatus {
+        guard let connection else { return .unknown }
+        switch PQtransactionStatus(connection) {
+        case PQTRANS_IDLE: return .idle
+        case PQTRANS_ACTIVE: return .active
+        case PQTRANS_INTRANS: return .inTransaction
+        case PQTRANS_INERROR: return .inFailedTransaction
+        default: return .unknown
+        }
+    }
+
+    public var backendPID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
+    public var serverVersion: Int32 { connection.map { PQserverVersion($0) } ?? 0 }
+
+    // MARK: internals
+
+    private func live() throws(PostgresError) -> OpaquePointer {
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            throw PostgresError(code: .connectionLost, message: "the database connection is closed")
+        }
+        return connection
+    }
+
+    private func lostConnection() -> PostgresError {
+        PostgresError(code: .connectionLost, message: connection.map(Self.errorMessage) ?? "connection closed")
+    }
+
+    private func collectResults(tick: Duration, observer: Observer?) throws(PostgresError) -> [QueryResult] {
+        let connection = try live()
+        let started = ContinuousClock.now
+        var nextTick = started + tick
+        var results: [QueryResult] = []
+        var firstError: PostgresError?
+        while true {
+            while PQisBusy(connection) == 1 {
+                let now = ContinuousClock.now
+                if now >= nextTick {
+                    observer?(now - started)
+                    nextTick = now + tick
+                }
+                _ = Self.waitForSocket(PQsocket(connection), events: Int16(POLLIN), timeout: now.duration(to: nextTick))
+                if PQconsumeInput(connection) == 0 { throw lostConnection() }
+            }
+            guard let result = PQgetResult(connection) else { break }
+            defer { PQclear(result) }
+            switch PQresultStatus(result) {
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+                results.append(QueryResult(result))
+            case PGRES_COPY_IN:
+                // A migration cannot stream data to us; end the COPY with an error the server reports.
+                _ = PQputCopyEnd(connection, "COPY FROM STDIN is not supported in a migration file")
+            case PGRES_COPY_OUT:
+                var buffer: UnsafeMutablePointer<CChar>?
+                while PQgetCopyData(connection, &buffer, 0) > 0 { PQfreemem(buffer) }
+            default:
+                if firstError == nil { firstError = Self.serverError(result, connection: connection) }
+            }
+        }
+        if PQstatus(connection) == CONNECTION_BAD {
+            throw firstError.map { error in
+                var error = error
+                if error.sqlState == nil { error.code = .connectionLost }
+                return error
+            } ?? lostConnection()
+        }
+        if let firstError { throw firstError }
+        return results
+    }
+
+    private static func serverError(_ result: OpaquePointer, connection: OpaquePointer) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let primary = field(PG_DIAG_MESSAGE_PRIMARY) ?? errorMessage(connection)
+        return PostgresError(
+            code: field(PG_DIAG_SQLSTATE) == nil ? .connectionLost : .server,
+            message: primary,
+            sqlState: field(PG_DIAG_SQLSTATE),
+            severity: field(PG_DIAG_SEVERITY_NONLOCALIZED) ?? field(PG_DIAG_SEVERITY),
+            detail: field(PG_DIAG_MESSAGE_DETAIL),
+            hint: field(PG_DIAG_MESSAGE_HINT),
+            position: field(PG_DIAG_STATEMENT_POSITION).flatMap { Int($0) },
+            context: field(PG_DIAG_CONTEXT))
+    }
+
+    static func errorMessage(_ connection: OpaquePointer) -> String {
+        guard let raw = PQerrorMessage(connection) else { return "unknown libpq error" }
+        // libpq's messages span lines ("...failed: ...\n\tIs the server running..."); logs want one.
+        return String(cString: raw).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters() }
+            .filter { !$0.isEmpty }
+            .joined(separator: "; ")
+    }
+
+    /// libpq exposes no SQLSTATE for a failed login, so the server's (English) message is matched to
+    /// the SQLSTATE it sent, for the failures where retrying is pointless.
+    static func loginSQLState(_ message: String) -> String? {
+        if message.contains("password authentication failed") || message.contains("no password supplied") {
+            return "28P01"
+        }
+        if message.contains("database \"") && message.contains("does not exist") { return "3D000" }
+        if message.contains("role \"") && message.contains("does not exist") { return "28000" }
+        if message.contains("no pg_hba.conf entry") { return "28000" }
+        if message.contains("permission denied for database") { return "42501" }
+        return nil
+    }
+
+    static func waitForSocket(_ socket: Int32, events: Int16, timeout: Duration) -> Bool {
+        guard socket >= 0 else { return true }
+        var descriptor = pollfd(fd: socket, events: events, revents: 0)
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = max(0, Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        return poll(&descriptor, 1, milliseconds) != 0
+    }
+}
+
+private final class NoticeBox: @unchecked Sendable {
+    var handler: (@Sendable (Notice) -> Void)?
+}
+
+private let noticeReceiver: PQnoticeReceiver = { context, result in
+    guard let context, let result else { return }
+    let box = Unmanaged<NoticeBox>.fromOpaque(context).takeUnretainedValue()
+    guard let handler = box.handler else { return }
+    func field(_ code: Int32) -> String? {
+        guard let value = PQresultErrorField(result, code) else { return nil }
+        return String(cString: value)
+    }
+    handler(
+        Notice(
+            severity: field(PG_DIAG_SEVERITY_NONLOCALIZED) ?? field(PG_DIAG_SEVERITY) ?? "NOTICE",
+            message: field(PG_DIAG_MESSAGE_PRIMARY) ?? "",
+            sqlState: field(PG_DIAG_SQLSTATE)))
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String { String(self).trimmingWhitespace() }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let duplicates = strings.map { strdup($0) }
+    defer { duplicates.forEach { free($0) } }
+    return body(duplicates.map { UnsafePointer($0) } + [nil])
+}
+
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let duplicates = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { duplicates.forEach { free($0) } }
+    return body(duplicates.map { UnsafePointer($0) })
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Logging
+import MigrationEngine
+
+struct MigratorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrator",
+        abstract: "Applies drizzle-kit migrations to PostgreSQL, one advisory-locked transaction per file.",
+        discussion: """
+            Exit codes: 0 success, 1 a migration failed (rolled back), 2 usage or configuration, \
+            3 database unreachable or login refused, 4 lock wait exceeded, 5 drift, \
+            6 secret could not be had, 130/143 stopped by SIGINT/SIGTERM.
+            """,
+        version: MigratorVersion.string,
+        subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self],
+        defaultSubcommand: Up.self
+    )
+}
+
+/// A subcommand that connects and works through `Execution`, which owns logging, the exit code
+/// and `run.finished`.
+protocol RunnableCommand: ParsableCommand {
+    var options: CommonOptions { get }
+    var name: String { get }
+    /// Where people-facing output goes decides where logs go (see `Execution`).
+    var writesReportToStdout: Bool { get }
+    func work(_ run: Execution, _ migrator: Migrator) throws
+    /// Command flags that change the engine's settings (dry runs, out-of-order).
+    func adjust(_ settings: inout Settings)
+}
+
+extension RunnableCommand {
+    var writesReportToStdout: Bool { false }
+    func adjust(_ settings: inout Settings) {}
+    func execute(signals: SignalWatcher) -> Int32 {
+        Execution(command: name, options: options, signals: signals, logsToStderr: writesReportToStdout)
+            .run(adjust: adjust) { run, migrator in try work(run, migrator) }
+    }
+}
+
+struct Up: RunnableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply every pending migration, in journal order (the default command).")
+
+    @OptionGroup var options: CommonOptions
+    @Flag(help: "Print the plan (what would be applied, in order); change nothing.") var dryRun = false
+    @Flag(help: "Apply pending migrations older than the newest recorded one (Drizzle skips them silently).")
+    var allowOutOfOrder = false
+
+    var name: String { "up" }
+
+    func work(_ run: Execution, _ migrator: Migrator) throws {
+        try migrator.up()
+    }
+
+    func adjust(_ settings: inout Settings) {
+        settings.dryRun = dryRun
+        if allowOutOfOrder { settings.allowOutOfOrder = true }
+    }
+}
+
+struct Status: RunnableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each journal entry as applied, pending, changed or out-of-order, and unknown rows.")
+
+    @OptionGroup var options: CommonOptions
+    @Flag(help: "One JSON document on stdout (logs go to stderr).") var json = false
+
+    var name: String { "status" }
+    var writesReportToStdout: Bool { true }
+
+    func work(_ run: Execution, _ migrator: Migrator) throws {
+        let (plan, _) = try migrator.plan()
+        let report = StatusReport(plan: plan, database: run.databaseName, table: run.tableName)
+        print(json ? report.json() : report.text(), terminator: "")
+    }
+}
+
+struct Verify: RunnableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the recorded history against the folder; change nothing; exit 5 on drift.")
+
+    @OptionGroup var options: CommonOptions
+
+    var name: String { "verify" }
+
+    func work(_ run: Execution, _ migrator: Migrator) throws {
+        let (plan, _) = try migrator.plan()
+        try migrator.check(plan, action: "fix the drift before deploying")
+        run.logger.event(
+            .info, "verify.ok", "recorded history matches the folder",
+            ["applied": .int(plan.appliedCount), "pending": .int(plan.pending.count)])
+    }
+}
+
+struct Baseline: RunnableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record entries as applied without running them (one-time seeding of a hand-migrated database).")
+
+    @OptionGroup var options: CommonOptions
+    @Option(help: "Record entries up to and including this tag (default: all).") var through: String?
+    @Flag(help: "Show what would be recorded; change nothing.") var dryRun = false
+
+    var name: String { "baseline" }
+
+    func work(_ run: Execution, _ migrator: Migrator) throws {
+        try migrator.baseline(through: through)
+    }
+
+    func adjust(_ settings: inout Settings) { settings.dryRun = dryRun }
+}
+
+struct Forget: RunnableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete the tracking row of one migration (recovery after a manual rollback).")
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The migration's tag, e.g. 0007_add_orders.") var tag: String
+    @Flag(help: "Show the row that would be deleted; change nothing.") var dryRun = false
+    @Flag(help: "Delete it even when newer rows exist (the entry then becomes out of order).") var force = false
+
+    var name: String { "forget" }
+
+    func work(_ run: Execution, _ migrator: Migrator) throws {
+        try migrator.forget(tag: tag, force: force)
+    }
+
+    func adjust(_ settings: inout Settings) { settings.dryRun = dryRun }
+}
+
+enum MigratorVersion {
+    static let string = "0.1.0"
+}
