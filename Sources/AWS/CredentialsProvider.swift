@@ -63,9 +63,9 @@ struct CredentialsChain: Sendable {
             switch try provider.credentials(context) {
             case .found(let credentials):
                 Self.register(credentials)
-                context.logger.info(
-                    "AWS credentials resolved",
-                    metadata: ["event": "credentials.resolved", "provider": .string(provider.name)])
+                context.logger.event(
+                    .info, "credentials.resolved", "AWS credentials from \(provider.name)",
+                    ["provider": .string(provider.name)])
                 return (credentials, provider.name)
             case .notConfigured:
                 continue

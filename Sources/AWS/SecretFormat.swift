@@ -26,7 +26,6 @@ enum SecretFormat {
         guard case .object(let object) = json else {
             throw AWSError(code: .secretFormat, message: "the secret is a JSON \(json.typeName), not an object")
         }
-        for case .string(let value) in object.values { Redaction.shared.register(value) }
 
         if let value = object[key] {
             guard case .string(let url) = value, !url.isEmpty else {
@@ -34,6 +33,7 @@ enum SecretFormat {
                     code: .secretFormat,
                     message: "key \(quoted(key)) in the secret holds a \(value.typeName), not a non-empty string")
             }
+            Redaction.shared.register(url)
             registerPassword(inURL: url)
             return (url.trimmingCharacters(in: " \t\r\n"), .jsonKey)
         }
@@ -53,6 +53,7 @@ enum SecretFormat {
 
     /// `postgresql://user:password@host:port/dbname`, each part percent-encoded.
     static func rdsURL(_ object: [String: JSONValue]) throws(AWSError) -> String {
+        if case .string(let password)? = object["password"] { Redaction.shared.register(password) }
         func string(_ name: String, required: Bool) throws(AWSError) -> String? {
             switch object[name] {
             case .string(let value) where !value.isEmpty:

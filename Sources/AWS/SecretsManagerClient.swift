@@ -88,25 +88,23 @@ struct SecretsManagerClient: Sendable {
                     // Temporary credentials can expire between fetching and using them (a long-lived
                     // ECS task, a stale export on a laptop). One fresh look costs little.
                     refreshedCredentials = true
-                    context.logger.info(
-                        "credentials expired, resolving them again",
-                        metadata: ["event": "credentials.refresh", "aws_error_code": .string(error.awsErrorCode ?? "")])
+                    context.logger.event(
+                        .info, "credentials.refresh", "credentials expired, resolving them again",
+                        ["aws_error_code": .string(error.awsErrorCode ?? "")])
                     (credentials, _) = try credentialsChain.resolve(context)
                     continue
                 }
                 guard RetryStrategy.isRetryable(error), attempt < retry.maxAttempts else { throw error }
                 let delay = retry.delay(afterAttempt: attempt, random: context.random())
-                var metadata: Logger.Metadata = [
-                    "event": "secret.retry",
-                    "attempt": .stringConvertible(attempt),
-                    "max_attempts": .stringConvertible(retry.maxAttempts),
-                    "delay_ms": .stringConvertible(
-                        delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                let (seconds, attoseconds) = delay.components
+                var fields: Logger.Metadata = [
+                    "attempt": .int(attempt), "max_attempts": .int(retry.maxAttempts),
+                    "delay_ms": .int(seconds * 1000 + attoseconds / 1_000_000_000_000_000),
                     "error": .string(error.description),
                 ]
-                if let code = error.awsErrorCode { metadata["aws_error_code"] = .string(code) }
-                if let status = error.httpStatus { metadata["http_status"] = .stringConvertible(status) }
-                context.logger.warning("GetSecretValue failed, retrying", metadata: metadata)
+                if let code = error.awsErrorCode { fields["aws_error_code"] = .string(code) }
+                if let status = error.httpStatus { fields["http_status"] = .int(status) }
+                context.logger.event(.warning, "secret.retry", "GetSecretValue failed, retrying", fields)
                 context.sleep(delay)
                 attempt += 1
             }

@@ -1,4 +1,5 @@
 import Logging
+import StructuredLogging
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -33,12 +34,9 @@ public struct SecretsManagerDatabaseURL: Sendable {
         let endpoint = try SecretsManagerEndpoint.resolve(region: region, context: context)
         let client = SecretsManagerClient(
             region: region, endpoint: endpoint, context: context, retry: try RetryStrategy.fromEnvironment(context))
-        context.logger.info(
-            "fetching database URL from Secrets Manager",
-            metadata: [
-                "event": "secret.fetching", "secret_id": .string(secretId), "region": .string(region),
-                "endpoint": .string(endpoint.hostHeader),
-            ])
+        context.logger.event(
+            .info, "secret.fetching", "fetching the database URL from Secrets Manager",
+            ["secret_id": .string(secretId), "region": .string(region), "endpoint": .string(endpoint.hostHeader)])
         let output = try client.getSecretValue(secretId: secretId)
         guard let secretString = output.SecretString else {
             throw AWSError(
@@ -49,14 +47,14 @@ public struct SecretsManagerDatabaseURL: Sendable {
         }
         let (url, shape) = try SecretFormat.databaseURL(secretString: secretString, key: key)
         let elapsed = context.now().timeIntervalSince(started)
-        var metadata: Logger.Metadata = [
-            "event": "secret.fetched", "secret_id": .string(secretId), "format": .string(shape.rawValue),
-            "duration_ms": .stringConvertible(Int((elapsed * 1000).rounded())),
+        var fields: Logger.Metadata = [
+            "secret_id": .string(secretId), "format": .string(shape.rawValue),
+            "duration_ms": .int(Int((elapsed * 1000).rounded())),
         ]
         if let versionId = output.VersionId {
-            metadata["version_id"] = .string(AWSError.singleLine(versionId, limit: 64))
+            fields["version_id"] = .string(AWSError.singleLine(versionId, limit: 64))
         }
-        context.logger.info("fetched database URL from Secrets Manager", metadata: metadata)
+        context.logger.event(.info, "secret.fetched", "fetched the database URL from Secrets Manager", fields)
         return url
     }
 }
