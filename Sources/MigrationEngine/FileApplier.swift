@@ -32,11 +32,7 @@ extension Migrator {
     private func applyInTransaction(_ migration: Migration) throws -> Outcome {
         var current: Piece?
         do throws(any Error) {
-            let started = ContinuousClock.now
-            let results = try connection.simpleQuery(
-                transactionPrelude(lock: "pg_advisory_xact_lock") + ";" + recheckSQL(migration),
-                tick: tick, observer: observer(migration.tag, piece: nil))
-            lockWait += ContinuousClock.now - started
+            let results = try lockedTransaction(migration.tag, then: recheckSQL(migration))
             if try alreadyRecorded(migration, recheck: results.last) {
                 try connection.simpleQuery("COMMIT")
                 return .alreadyApplied
@@ -75,19 +71,13 @@ extension Migrator {
         var committedThrough = 0
         var locked = false
         defer {
-            if locked {
-                rollbackQuietly()
-                _ = try? connection.simpleQuery("RESET ALL;SELECT pg_advisory_unlock(\(table.advisoryLockKey))")
-            }
+            if locked { releaseSessionLock(migration) }
         }
         do throws(any Error) {
-            let started = ContinuousClock.now
-            // A session lock taken inside a transaction outlives its COMMIT, and SET LOCAL bounds the wait.
-            try connection.simpleQuery(
-                transactionPrelude(lock: "pg_advisory_lock") + ";COMMIT", tick: tick,
-                observer: observer(migration.tag, piece: nil))
+            try waitForAdvisoryLock(migration.tag) { () throws(PostgresError) in
+                try connection.simpleQuery("SELECT pg_try_advisory_lock(\(table.advisoryLockKey))").last?.scalar == "t"
+            }
             locked = true
-            lockWait += ContinuousClock.now - started
             if try alreadyRecorded(migration, recheck: connection.simpleQuery(recheckSQL(migration)).last) {
                 return .alreadyApplied
             }
@@ -109,6 +99,21 @@ extension Migrator {
             throw failure(
                 error, migration: migration, piece: current, retryable: committedThrough == 0,
                 partial: current.map { partialEffect(migration, failedPiece: $0, committedThrough: committedThrough) })
+        }
+    }
+
+    /// RESET ALL drops the file's own session settings (real files `SET lock_timeout = 0`); then the
+    /// session lock goes. Both run even after a stop request: leaving the lock would block every runner.
+    private func releaseSessionLock(_ migration: Migration) {
+        rollbackQuietly()
+        let unlocked = try? connection.simpleQuery(
+            "RESET ALL;SELECT pg_advisory_unlock(\(table.advisoryLockKey))", evenIfInterrupted: true)
+        if unlocked?.last?.scalar != "t" {
+            logger.event(
+                .warning, "lock.release_failed",
+                "could not release the session advisory lock after \(migration.tag); it goes when the "
+                    + "connection closes, at the end of this run",
+                ["migration": "\(migration.tag)", "lock_key": .int(table.advisoryLockKey)])
         }
     }
 
@@ -134,15 +139,103 @@ extension Migrator {
 
     // MARK: shared pieces
 
+    /// A pending file without SQL is almost always a mistake (a custom migration never filled in, a
+    /// truncated checkout), and recording it would make the filled-in file "changed" later. An empty
+    /// file that is already recorded is history and stays valid, so this looks at pending files only.
+    func refuseEmptyFiles(in pending: [Migration]) throws(MigrationError) {
+        guard let empty = pending.first(where: { $0.sql.allSatisfy(\.isWhitespace) }) else { return }
+        throw MigrationError(
+            .configuration,
+            "\(folder.path)/\(empty.fileName) is pending but empty (\(empty.byteCount) bytes, no SQL): write its "
+                + "SQL, or remove it together with its meta/_journal.json entry; nothing was applied")
+    }
+
     var tick: Duration {
         let probeAfter = min(Duration.seconds(1), settings.lockTimeout / 2)
         return max(.milliseconds(20), min(.milliseconds(250), probeAfter / 2))
     }
 
-    func transactionPrelude(lock function: String) -> String {
-        "BEGIN;SET LOCAL lock_timeout = '\(settings.lockTimeout.milliseconds)ms';"
+    /// Opens a transaction that holds the advisory xact lock, and runs `then` (one more statement) in
+    /// the same round trip. Returns every result; the last is `then`'s.
+    ///
+    /// The lock is never *waited for* inside a transaction: a waiter's open transaction would deadlock
+    /// with a holder running CREATE INDEX CONCURRENTLY, which waits for every older transaction to
+    /// end. So we try the lock, and on failure roll back at once and poll from outside a transaction.
+    @discardableResult
+    func lockedTransaction(_ label: String, then: String? = nil) throws(PostgresError) -> [QueryResult] {
+        let prelude =
+            "BEGIN;SET LOCAL lock_timeout = '\(settings.lockTimeout.milliseconds)ms';"
             + "SET LOCAL statement_timeout = '\(settings.statementTimeout.milliseconds)ms';"
-            + "SELECT \(function)(\(table.advisoryLockKey))"
+            + "SELECT pg_try_advisory_xact_lock(\(table.advisoryLockKey))" + (then.map { ";" + $0 } ?? "")
+        var results: [QueryResult] = []
+        try waitForAdvisoryLock(label) { () throws(PostgresError) in
+            results = try connection.simpleQuery(prelude, tick: tick, observer: observer(label, piece: nil))
+            if results.count > 3, results[3].scalar == "t" { return true }
+            try connection.simpleQuery("ROLLBACK")
+            return false
+        }
+        return results
+    }
+
+    /// Polls `attempt` (which takes the lock or reports it busy) with short, growing, jittered pauses
+    /// until `--lock-wait` is spent; names the holder once, then every 10 s.
+    func waitForAdvisoryLock(_ label: String, _ attempt: () throws(PostgresError) -> Bool) throws(PostgresError) {
+        let started = ContinuousClock.now
+        defer { lockWait += ContinuousClock.now - started }
+        let deadline = lockDeadline ?? started + settings.lockWait
+        var pause = Duration.milliseconds(5)
+        var lastReport: ContinuousClock.Instant?
+        while try !attempt() {
+            let now = ContinuousClock.now
+            if now >= deadline {
+                throw PostgresError(
+                    code: .server,
+                    message: "the migration lock (advisory lock \(table.advisoryLockKey)) is held by "
+                        + "\(describe(advisoryLockHolders())); another migrator is running",
+                    sqlState: "55P03")
+            }
+            if lastReport.map({ now - $0 >= .seconds(10) }) ?? (now - started >= .milliseconds(500)) {
+                lastReport = now
+                let holders = advisoryLockHolders()
+                logger.event(
+                    .info, "lock.waiting", "\(label) is waiting for the migration lock held by \(describe(holders))",
+                    [
+                        "migration": "\(label)", "lock_key": .int(table.advisoryLockKey),
+                        "waited_ms": .int((now - started).milliseconds), "blockers": .array(holders.map(\.metadata)),
+                    ])
+            }
+            let jittered = Duration.milliseconds(Int64.random(in: pause.milliseconds / 2...pause.milliseconds))
+            if interruption.sleep(milliseconds: min(jittered, now.duration(to: deadline)).milliseconds) {
+                throw PostgresError(code: .cancelled, message: "interrupted while waiting for the migration lock")
+            }
+            pause = min(pause * 2, .milliseconds(200))
+        }
+    }
+
+    /// Who holds our advisory lock (bigint keys live in classid/objid with objsubid 1).
+    func advisoryLockHolders() -> [BlockerProbe.Blocker] {
+        let key = UInt64(bitPattern: table.advisoryLockKey)
+        let result = try? connection.query(
+            """
+            SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
+              coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ''),
+              left(coalesce(a.query, ''), 200)
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid
+              AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, [String(key >> 32), String(key & 0xFFFF_FFFF)])
+        return (result?.rows ?? []).map { row in
+            BlockerProbe.Blocker(
+                pid: Int32(row[0] ?? "") ?? 0, applicationName: row[1] ?? "", state: row[2] ?? "",
+                queryStart: row[3] ?? "", query: row[4] ?? "")
+        }
+    }
+
+    func describe(_ holders: [BlockerProbe.Blocker]) -> String {
+        holders.isEmpty
+            ? "another session"
+            : holders.map { "pid \($0.pid) (\($0.applicationName.isEmpty ? "?" : $0.applicationName), \($0.state))" }
+                .joined(separator: ", ")
     }
 
     /// Under the lock: is this entry recorded now, and what is the newest row? One cheap query.
@@ -178,9 +271,7 @@ extension Migrator {
     /// Used by bootstrap, baseline and forget: prelude, body, then COMMIT (body returns true) or ROLLBACK.
     func transaction(label: String, _ body: () throws(PostgresError) -> Bool) throws {
         do {
-            let started = ContinuousClock.now
-            try connection.simpleQuery(transactionPrelude(lock: "pg_advisory_xact_lock"), tick: tick, observer: observer(label, piece: nil))
-            lockWait += ContinuousClock.now - started
+            try lockedTransaction(label)
             try connection.simpleQuery(try body() ? "COMMIT" : "ROLLBACK")
         } catch {
             rollbackQuietly()
@@ -190,7 +281,7 @@ extension Migrator {
 
     func rollbackQuietly() {
         if connection.transactionStatus == .inTransaction || connection.transactionStatus == .inFailedTransaction {
-            _ = try? connection.simpleQuery("ROLLBACK")
+            _ = try? connection.simpleQuery("ROLLBACK", evenIfInterrupted: true)
         }
     }
 
@@ -198,7 +289,7 @@ extension Migrator {
         if let reason = interruption.reason {
             return .failed(MigrationError(.interrupted, "stopped by \(reason.signalName) during \(label)", interruption: reason))
         }
-        if error.sqlState == "55P03" { return .lockTimeout(error, lastBlockers) }
+        if error.sqlState == "55P03" || error.sqlState == "40P01" { return .lockTimeout(error, lastBlockers) }
         if error.code == .connectionLost {
             return .failed(MigrationError(.database, "lost the database connection during \(label): \(error.message)"))
         }
@@ -216,7 +307,9 @@ extension Migrator {
                 ["migration": "\(migration.tag)", "index": .int(migration.index), "statement": .int(piece?.number ?? 0)])
             return .failed(MigrationError(.interrupted, message, interruption: reason))
         }
-        if error.sqlState == "55P03" && retryable { return .lockTimeout(error, lastBlockers) }
+        if (error.sqlState == "55P03" || error.sqlState == "40P01") && retryable {
+            return .lockTimeout(error, lastBlockers)
+        }
 
         var fields: Logger.Metadata = [
             "migration": "\(migration.tag)", "index": .int(migration.index), "file": "\(migration.fileName)",
@@ -245,8 +338,9 @@ extension Migrator {
             place = "at statement \(piece.number) (\(migration.fileName) line \(line), column \(column))"
         }
         var reason = error.message
-        if error.sqlState == "57014" {
+        if error.sqlState == "57014" && error.message.contains("statement timeout") {
             reason = "cancelled by the statement timeout of \(settings.statementTimeout.milliseconds) ms"
+            if let piece { reason += " while running \(Self.beginning(of: piece))" }
         } else if error.sqlState == "55P03" {
             reason = "lock timeout after statements had already taken effect: \(error.message)"
         }
@@ -258,10 +352,17 @@ extension Migrator {
         return .failed(MigrationError(.migrationFailed, message))
     }
 
+    /// The first line of a piece's first statement, shortened, so an operator recognises it in the log.
+    static func beginning(of piece: Piece) -> String {
+        let bytes = Array(piece.text.utf8)
+        let text = piece.statements.first.map { String(decoding: bytes[$0.range], as: UTF8.self) } ?? piece.text
+        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        return "\"" + (firstLine.count > 80 ? firstLine.prefix(80) + "…" : firstLine) + "\""
+    }
+
     /// Heartbeat every 10 s while a statement runs, and a look at who blocks us once it has waited a
     /// while (before the lock timeout fires, so the log names the blocker while it still blocks).
     func observer(_ label: String, piece: Int?) -> Connection.Observer {
-        var lastHeartbeat = Duration.zero
         var probed = false
         let probeAfter = min(Duration.seconds(1), settings.lockTimeout / 2)
         lastBlockers = []
@@ -272,14 +373,15 @@ extension Migrator {
                 blockersChecked = true
                 lastBlockers = probe.blockers(of: connection.backendPID)
                 if !lastBlockers.isEmpty {
+                    probe.lastReport = .now
                     logger.event(
                         .warning, "lock.waiting",
                         "\(label) is waiting for a lock held by pid \(lastBlockers.map { String($0.pid) }.joined(separator: ", "))",
                         ["migration": "\(label)", "blockers": .array(lastBlockers.map(\.metadata))])
                 }
             }
-            if elapsed - lastHeartbeat >= .seconds(10) {
-                lastHeartbeat = elapsed
+            if ContinuousClock.now - probe.lastReport >= Self.heartbeatInterval {
+                probe.lastReport = .now
                 if !blockersChecked { lastBlockers = probe.blockers(of: connection.backendPID) }
                 var fields: Logger.Metadata = [
                     "migration": "\(label)", "elapsed_ms": .int(elapsed.milliseconds),
@@ -291,9 +393,42 @@ extension Migrator {
         }
     }
 
+    /// At most this long without a line while a file runs or waits for locks, so a stuck deploy shows.
+    static let heartbeatInterval = Duration.seconds(10)
+
+    /// The backoff can be up to 10 s; the heartbeat keeps its cadence through it.
+    private func sleepWithHeartbeat(
+        _ label: String, _ backoff: Duration, waitingSince: ContinuousClock.Instant
+    ) throws(MigrationError) {
+        let end = ContinuousClock.now + backoff
+        while true {
+            let now = ContinuousClock.now
+            let untilEnd = now.duration(to: end)
+            if untilEnd <= .zero { return }
+            let untilHeartbeat = now.duration(to: probe.lastReport + Self.heartbeatInterval)
+            if untilHeartbeat <= .zero {
+                probe.lastReport = now
+                logger.event(
+                    .info, "migration.running", "\(label) still waiting for its locks",
+                    [
+                        "migration": "\(label)", "elapsed_ms": .int((now - waitingSince).milliseconds),
+                        "waiting": "backoff", "blockers": .array(lastBlockers.map(\.metadata)),
+                    ])
+                continue
+            }
+            if interruption.sleep(milliseconds: min(untilEnd, untilHeartbeat).milliseconds) {
+                try stopIfInterrupted()
+            }
+        }
+    }
+
     /// Retries `body` on lock timeouts with exponential backoff and jitter until `--lock-wait` is spent.
     func withLockRetry(_ label: String, _ body: () throws -> Outcome) throws(MigrationError) -> Outcome {
+        let firstAttempt = ContinuousClock.now
+        probe.lastReport = firstAttempt
         let deadline = ContinuousClock.now + settings.lockWait
+        lockDeadline = deadline
+        defer { lockDeadline = nil }
         var attempt = 0
         while true {
             try stopIfInterrupted()
@@ -329,8 +464,9 @@ extension Migrator {
                 ]
                 fields["blockers"] = .array(blockers.map(\.metadata))
                 logger.event(.warning, "lock.timeout", "\(label) hit the lock timeout, retrying\(blockedBy)", fields)
+                probe.lastReport = .now
                 lockWait += backoff
-                if interruption.sleep(milliseconds: backoff.milliseconds) { try stopIfInterrupted() }
+                try sleepWithHeartbeat(label, backoff, waitingSince: firstAttempt)
             } catch let error as MigrationError {
                 throw error
             } catch {
