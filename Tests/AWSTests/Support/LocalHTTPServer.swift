@@ -6,7 +6,7 @@ import Foundation
     import Darwin
 #endif
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 for tests: one connection at a time, `Connection: close`, and a
+/// A tiny HTTP/1.1 server on 127.0.0.1 for tests: a thread per connection, `Connection: close`, and a
 /// handler that decides per request whether to answer, hang, or hang up. Stands in for Secrets Manager,
 /// the ECS credentials endpoint and IMDS; binds to loopback only.
 final class LocalHTTPServer: @unchecked Sendable {
@@ -42,6 +42,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     private var stopped = false
     private let handler: @Sendable (Request) -> Reply
     private let finished = DispatchSemaphore(value: 0)
+    private let active = DispatchGroup()
 
     var requests: [Request] { lock.withLock { _requests } }
 
@@ -100,9 +101,15 @@ final class LocalHTTPServer: @unchecked Sendable {
             if ready <= 0 { continue }
             let connection = accept(listener, nil, nil)
             if connection < 0 { continue }
-            serve(connection)
-            close(connection)
+            // Own thread per connection, so a hanging reply does not hold up the client's next attempt.
+            active.enter()
+            Thread { [self] in
+                serve(connection)
+                close(connection)
+                active.leave()
+            }.start()
         }
+        _ = active.wait(timeout: .now() + 15)
     }
 
     private func serve(_ connection: Int32) {
