@@ -50,8 +50,8 @@ ARG RDS_CA_BUNDLE_SHA256=""
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq5 libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 migrator \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+    && groupadd --gid 10001 migrator \
+    && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin migrator
 
 # The RDS CA bundle, for sslmode=verify-full (PGSSLROOTCERT, set by the task definitions). ADD of a
