@@ -36,6 +36,8 @@ public struct Plan: Sendable {
         public var recordedHash: String?
         public var expectedHash: String?
         public var createdAt: Int64?
+        /// The tracking row the finding is about, if it is about one.
+        public var rowID: Int64?
         /// Fatal findings stop `up` and `verify` with exit 5.
         public var isFatal: Bool
     }
@@ -54,15 +56,31 @@ public struct Plan: Sendable {
     public var fatalFindings: [Finding] { findings.filter(\.isFatal) }
 
     public init(migrations: [Migration], rows: [TrackingRow], allowOutOfOrder: Bool) {
+        // Keyed by position in `migrations`, which need not equal `index` (a caller may pass a subset).
         var byWhen: [Int64: [Int]] = [:]
-        for migration in migrations { byWhen[migration.when, default: []].append(migration.index) }
+        for (position, migration) in migrations.enumerated() { byWhen[migration.when, default: []].append(position) }
         var matched: [Int: TrackingRow] = [:]
         var unknown: [TrackingRow] = []
         var findings: [Finding] = []
         let newestEntry = migrations.map(\.when).max()
         let last = rows.compactMap(\.createdAt).max()
 
+        // Exact (when, hash) matches first, so that a stray row sharing a `when` cannot take the entry
+        // from the row that really recorded it, whatever their id order.
+        var leftover: [TrackingRow] = []
         for row in rows {
+            guard let createdAt = row.createdAt else {
+                leftover.append(row)
+                continue
+            }
+            let candidates = byWhen[createdAt] ?? []
+            if let target = candidates.first(where: { matched[$0] == nil && migrations[$0].hash == row.hash }) {
+                matched[target] = row
+            } else {
+                leftover.append(row)
+            }
+        }
+        for row in leftover {
             guard let createdAt = row.createdAt else {
                 unknown.append(row)
                 findings.append(
@@ -71,15 +89,11 @@ public struct Plan: Sendable {
                         message:
                             "tracking row id \(row.id) has created_at NULL: Drizzle would re-run every migration; "
                             + "delete or fix that row by hand",
-                        recordedHash: row.hash, isFatal: true))
+                        recordedHash: row.hash, rowID: row.id, isFatal: true))
                 continue
             }
             let candidates = byWhen[createdAt] ?? []
-            // Several entries can share a `when` (hand-edited journals); the hash decides among them.
-            let target =
-                candidates.first { matched[$0] == nil && migrations[$0].hash == row.hash }
-                ?? candidates.first { matched[$0] == nil }
-            if let target {
+            if let target = candidates.first(where: { matched[$0] == nil }) {
                 matched[target] = row
             } else if let duplicateOf = candidates.first(where: { matched[$0]?.hash == row.hash }) {
                 let migration = migrations[duplicateOf]
@@ -89,18 +103,30 @@ public struct Plan: Sendable {
                         message:
                             "\(migration.tag) is recorded twice (row id \(row.id) repeats row id \(matched[duplicateOf]!.id)); "
                             + "harmless, left as it is",
-                        tag: migration.tag, index: migration.index, recordedHash: row.hash, createdAt: createdAt,
-                        isFatal: false))
+                        tag: migration.tag, index: migration.index, recordedHash: row.hash,
+                        expectedHash: migration.hash, createdAt: createdAt, rowID: row.id, isFatal: false))
+            } else if let taken = candidates.first {
+                let migration = migrations[taken]
+                unknown.append(row)
+                findings.append(
+                    Finding(
+                        kind: .unknownRow,
+                        message:
+                            "tracking row id \(row.id) has the created_at of \(migration.tag) (\(createdAt)), which row id "
+                            + "\(matched[taken]!.id) already records, but its hash matches no file",
+                        tag: migration.tag, index: migration.index, recordedHash: row.hash,
+                        expectedHash: migration.hash, createdAt: createdAt, rowID: row.id, isFatal: true))
             } else {
                 unknown.append(row)
-                if let newestEntry, createdAt > newestEntry {
+                // An empty journal is older than any row: the same app-rollback case, not a hole.
+                if newestEntry.map({ createdAt > $0 }) ?? true {
                     findings.append(
                         Finding(
                             kind: .newerRows,
                             message:
                                 "tracking row id \(row.id) (created_at \(createdAt)) is newer than every migration in this "
                                 + "folder: the database is ahead of this image (an app rollback?); nothing to do",
-                            recordedHash: row.hash, createdAt: createdAt, isFatal: false))
+                            recordedHash: row.hash, createdAt: createdAt, rowID: row.id, isFatal: false))
                 } else {
                     findings.append(
                         Finding(
@@ -108,15 +134,15 @@ public struct Plan: Sendable {
                             message:
                                 "tracking row id \(row.id) (created_at \(createdAt)) matches no journal entry but migrations "
                                 + "after it exist: a migration was removed from the journal or its \"when\" was edited",
-                            recordedHash: row.hash, createdAt: createdAt, isFatal: true))
+                            recordedHash: row.hash, createdAt: createdAt, rowID: row.id, isFatal: true))
                 }
             }
         }
 
         var entries: [Entry] = []
         entries.reserveCapacity(migrations.count)
-        for migration in migrations {
-            if let row = matched[migration.index] {
+        for (position, migration) in migrations.enumerated() {
+            if let row = matched[position] {
                 if row.hash == migration.hash {
                     entries.append(Entry(migration: migration, state: .applied, row: row))
                 } else {
@@ -129,7 +155,7 @@ public struct Plan: Sendable {
                                 + "\(migration.hash) (line endings changed by a checkout, CRLF vs LF, are the usual "
                                 + "harmless cause; otherwise restore the file and add a new migration)",
                             tag: migration.tag, index: migration.index, recordedHash: row.hash,
-                            expectedHash: migration.hash, createdAt: migration.when, isFatal: true))
+                            expectedHash: migration.hash, createdAt: migration.when, rowID: row.id, isFatal: true))
                 }
             } else if let last, migration.when <= last {
                 entries.append(Entry(migration: migration, state: .outOfOrder, row: nil))
@@ -151,7 +177,10 @@ public struct Plan: Sendable {
 
         // Applied file by file, a non-increasing pending set can leave an entry that Drizzle skips forever.
         let pending = entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map(\.migration)
-        for (previous, next) in zip(pending, pending.dropFirst()) where next.when <= previous.when {
+        // An entry already reported as out of order is not reported a second time here.
+        let outOfOrder = Set(entries.filter { $0.state == .outOfOrder }.map(\.migration.index))
+        for (previous, next) in zip(pending, pending.dropFirst())
+        where next.when <= previous.when && !outOfOrder.contains(next.index) {
             findings.append(
                 Finding(
                     kind: .nonMonotonic,
