@@ -49,6 +49,12 @@ public final class Migrator {
 
     /// Reads the tracking table (without creating it) and sets it against the folder.
     public func plan() throws(MigrationError) -> (plan: Plan, tableExists: Bool) {
+        let (rows, tableExists) = try history()
+        return (Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: settings.allowOutOfOrder), tableExists)
+    }
+
+    /// The tracking rows in id order; refuses a table Drizzle 1.0 has taken over.
+    func history() throws(MigrationError) -> (rows: [TrackingRow], tableExists: Bool) {
         let state = try database { () throws(PostgresError) in try table.state(on: connection) }
         if state.hasNameColumn {
             throw MigrationError(
@@ -58,7 +64,7 @@ public final class Migrator {
         }
         let rows =
             state.tableExists ? try database { () throws(PostgresError) in try table.rows(on: connection) } : []
-        return (Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: settings.allowOutOfOrder), state.tableExists)
+        return (rows, state.tableExists)
     }
 
     /// Logs every finding; throws exit 5 if any is fatal.
@@ -70,6 +76,8 @@ public final class Migrator {
             if let hash = finding.recordedHash { fields["recorded_hash"] = .string(hash) }
             if let hash = finding.expectedHash { fields["expected_hash"] = .string(hash) }
             if let createdAt = finding.createdAt { fields["created_at"] = .int(createdAt) }
+            if let rowID = finding.rowID { fields["row_id"] = .int(rowID) }
+            fields["fatal"] = .bool(finding.isFatal)
             logger.event(finding.isFatal ? .error : .warning, finding.kind.rawValue, finding.message, fields)
         }
         let fatal = plan.fatalFindings
@@ -90,7 +98,8 @@ public final class Migrator {
         try check(plan, action: "nothing was applied")
         logger.event(
             .info, "plan.ready",
-            pendingMigrations.isEmpty ? "nothing to apply: the database is up to date" : "\(pending) migration(s) to apply",
+            pendingMigrations.isEmpty
+                ? "nothing to apply: the database is up to date" : "\(pending) migration(s) to apply",
             [
                 "applied": .int(plan.appliedCount), "pending": .int(pending), "total": .int(folder.migrations.count),
                 "dry_run": .bool(settings.dryRun),
@@ -109,6 +118,9 @@ public final class Migrator {
             return
         }
         guard !pendingMigrations.isEmpty else { return }
+        // Only reachable with out-of-order allowed (otherwise `check` refused); said again on each file
+        // it concerns, so the log shows the override next to what it let through.
+        let outOfOrder = Set(plan.entries.filter { $0.state == .outOfOrder }.map(\.migration.index))
         if !tableExists { try bootstrap() }
         let runStarted = ContinuousClock.now
         for (position, migration) in pendingMigrations.enumerated() {
@@ -125,20 +137,28 @@ public final class Migrator {
                 try apply(migration)
             }
             pending -= 1
-            let fields: Logger.Metadata = [
+            var fields: Logger.Metadata = [
                 "migration": "\(migration.tag)", "index": .int(migration.index), "position": .int(position + 1),
                 "total": .int(pendingMigrations.count), "hash": "\(migration.hash)",
                 "duration_ms": .int((ContinuousClock.now - started).milliseconds),
                 "elapsed_ms": .int((ContinuousClock.now - runStarted).milliseconds),
                 "statements": .int(migration.pieces.count), "mode": "\(migration.mode.rawValue)",
             ]
+            let wasOutOfOrder = outOfOrder.contains(migration.index)
+            if wasOutOfOrder { fields["out_of_order"] = .bool(true) }
             switch outcome {
             case .applied:
                 applied += 1
-                logger.event(.info, "migration.applied", "applied \(migration.tag)", fields)
+                logger.event(
+                    wasOutOfOrder ? .warning : .info, "migration.applied",
+                    wasOutOfOrder
+                        ? "applied \(migration.tag) out of order (older than the newest recorded migration; allowed by "
+                            + "--allow-out-of-order / MIGRATOR_ALLOW_OUT_OF_ORDER)"
+                        : "applied \(migration.tag)", fields)
             case .alreadyApplied:
                 skipped += 1
-                logger.event(.info, "migration.skipped", "\(migration.tag) was applied meanwhile by another runner", fields)
+                logger.event(
+                    .info, "migration.skipped", "\(migration.tag) was applied meanwhile by another runner", fields)
             }
         }
     }
@@ -165,16 +185,18 @@ public final class Migrator {
     // MARK: baseline and forget
 
     /// Records entries (all, or through `tag`) as applied without running them, in one locked transaction.
+    ///
+    /// Entries older than the newest row are recorded too: filling such a hole (a file applied by hand
+    /// and never recorded) is one of the reasons to baseline. Any other drift refuses with exit 5, since
+    /// adding rows to a history that already disagrees with the folder hides the disagreement.
     @discardableResult
     public func baseline(through tag: String?) throws(MigrationError) -> [Migration] {
         let last = try index(of: tag) ?? folder.migrations.count - 1
-        let (plan, tableExists) = try self.plan()
-        for finding in plan.findings {
-            logger.event(.warning, finding.kind.rawValue, finding.message, ["migration": "\(finding.tag ?? "")"])
-        }
+        let (rows, tableExists) = try history()
+        let plan = try baselinePlan(rows: rows)
         let wanted = plan.entries.prefix(last + 1).filter { $0.state == .pending || $0.state == .outOfOrder }
         if settings.dryRun || wanted.isEmpty {
-            for entry in wanted { logBaseline(entry.migration, recorded: false) }
+            for entry in wanted { logBaseline(entry, recorded: false) }
             logger.event(
                 .info, "baseline.planned",
                 wanted.isEmpty ? "nothing to record" : "would record \(wanted.count) migration(s) without running them",
@@ -182,34 +204,62 @@ public final class Migrator {
             return []
         }
         if !tableExists { try bootstrap() }
-        var recorded: [Migration] = []
+        var recorded: [Plan.Entry] = []
+        var refusal: MigrationError?
         _ = try withLockRetry("baseline") { () throws in
             recorded = []
+            refusal = nil
             try transaction(label: "baseline") { () throws(PostgresError) in
                 // Re-read under the lock: a concurrent run may have recorded some meanwhile.
-                let rows = try table.rows(on: connection)
-                let fresh = Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: true)
-                for entry in fresh.entries.prefix(last + 1) where entry.state == .pending || entry.state == .outOfOrder {
-                    try connection.simpleQuery(table.insertSQL(hash: entry.migration.hash, createdAt: entry.migration.when))
-                    recorded.append(entry.migration)
+                let fresh = Plan(
+                    migrations: folder.migrations, rows: try table.rows(on: connection), allowOutOfOrder: true)
+                if let first = fresh.fatalFindings.first {
+                    refusal = MigrationError(
+                        .drift,
+                        "the tracking table changed while baseline waited for the lock: \(first.message); nothing was recorded"
+                    )
+                    return false
+                }
+                for entry in fresh.entries.prefix(last + 1) where entry.state == .pending || entry.state == .outOfOrder
+                {
+                    try connection.simpleQuery(
+                        table.insertSQL(hash: entry.migration.hash, createdAt: entry.migration.when))
+                    recorded.append(entry)
                 }
                 return true
             }
             return .applied
         }
-        for migration in recorded { logBaseline(migration, recorded: true) }
+        if let refusal { throw refusal }
+        for entry in recorded { logBaseline(entry, recorded: true) }
         applied = recorded.count
-        return recorded
+        logger.event(
+            .info, "baseline.done", "recorded \(recorded.count) migration(s) as applied without running them",
+            ["count": .int(recorded.count)])
+        return recorded.map(\.migration)
     }
 
-    private func logBaseline(_ migration: Migration, recorded: Bool) {
+    /// The plan baseline works from: out-of-order entries are what it may fill in, so only the other
+    /// fatal findings refuse.
+    private func baselinePlan(rows: [TrackingRow]) throws(MigrationError) -> Plan {
+        var plan = Plan(migrations: folder.migrations, rows: rows, allowOutOfOrder: true)
+        // Their messages speak of applying; the entries baseline records say out_of_order themselves,
+        // and those past --through are for `up` to judge.
+        plan.findings.removeAll { $0.kind == .outOfOrder || $0.kind == .nonMonotonic }
+        try check(plan, action: "nothing was recorded; resolve the drift (see the runbook) before baselining")
+        return plan
+    }
+
+    private func logBaseline(_ entry: Plan.Entry, recorded: Bool) {
+        let migration = entry.migration
+        var fields: Logger.Metadata = [
+            "migration": "\(migration.tag)", "index": .int(migration.index), "hash": "\(migration.hash)",
+            "created_at": .int(migration.when),
+        ]
+        if entry.state == .outOfOrder { fields["out_of_order"] = .bool(true) }
         logger.event(
             .info, recorded ? "baseline.recorded" : "baseline.planned",
-            recorded ? "recorded \(migration.tag) as applied" : "would record \(migration.tag) as applied",
-            [
-                "migration": "\(migration.tag)", "index": .int(migration.index), "hash": "\(migration.hash)",
-                "created_at": .int(migration.when),
-            ])
+            recorded ? "recorded \(migration.tag) as applied" : "would record \(migration.tag) as applied", fields)
     }
 
     /// Deletes the tracking row of `tag` (recovery after a manual rollback), in one locked transaction.
@@ -217,7 +267,7 @@ public final class Migrator {
         guard let position = try index(of: tag) else { return }
         let migration = folder.migrations[position]
         let sharesWhen = folder.migrations.contains { $0.when == migration.when && $0.index != migration.index }
-        let (_, tableExists) = try plan()
+        let (_, tableExists) = try history()
         guard tableExists else {
             throw MigrationError(.configuration, "\(tag) is not recorded: \(table.qualifiedName) does not exist")
         }
@@ -231,7 +281,8 @@ public final class Migrator {
                 }
                 let newer = rows.filter { ($0.createdAt ?? 0) > migration.when }
                 if mine.isEmpty {
-                    refusal = MigrationError(.configuration, "\(tag) is not recorded in \(table.qualifiedName); nothing to forget")
+                    refusal = MigrationError(
+                        .configuration, "\(tag) is not recorded in \(table.qualifiedName); nothing to forget")
                 } else if !newer.isEmpty && !force {
                     refusal = MigrationError(
                         .configuration,
@@ -239,6 +290,13 @@ public final class Migrator {
                             + "\(newer.compactMap(\.createdAt).max() ?? 0)); forgetting \(tag) alone makes it out of "
                             + "order; forget the newer ones first, or pass --force")
                 } else {
+                    if !newer.isEmpty {
+                        logger.event(
+                            .warning, "forget.forced",
+                            "\(newer.count) newer row(s) exist after \(tag): once forgotten it is out of order, and only "
+                                + "`up --allow-out-of-order` (or `baseline --through \(tag)`) brings it back",
+                            ["migration": "\(tag)", "index": .int(migration.index), "newer_rows": .int(newer.count)])
+                    }
                     for row in mine {
                         logger.event(
                             .info, settings.dryRun ? "forget.planned" : "migration.forgotten",
@@ -251,7 +309,8 @@ public final class Migrator {
                     }
                     if !settings.dryRun {
                         try connection.simpleQuery(
-                            "DELETE FROM \(table.qualifiedName) WHERE id IN (\(mine.map { String($0.id) }.joined(separator: ",")))")
+                            "DELETE FROM \(table.qualifiedName) WHERE id IN (\(mine.map { String($0.id) }.joined(separator: ",")))"
+                        )
                     }
                 }
                 return refusal == nil && !settings.dryRun
@@ -264,7 +323,10 @@ public final class Migrator {
     private func index(of tag: String?) throws(MigrationError) -> Int? {
         guard let tag else { return nil }
         guard let position = folder.migrations.firstIndex(where: { $0.tag == tag }) else {
-            let known = folder.migrations.isEmpty ? "the journal is empty" : "known tags run from \(folder.migrations.first!.tag) to \(folder.migrations.last!.tag)"
+            let known =
+                folder.migrations.isEmpty
+                ? "the journal is empty"
+                : "known tags run from \(folder.migrations.first!.tag) to \(folder.migrations.last!.tag)"
             throw MigrationError(.configuration, "unknown migration tag \"\(tag)\" (\(known))")
         }
         return position
