@@ -70,8 +70,10 @@ struct Status: RunnableCommand {
     var writesReportToStdout: Bool { true }
 
     func work(_ run: Execution, _ migrator: Migrator) throws {
-        let (plan, _) = try migrator.plan()
-        let report = StatusReport(plan: plan, database: run.databaseName, table: run.tableName)
+        // Drift is reported, not fatal: status is for looking; `verify` is the gate.
+        let (plan, tableExists) = try migrator.plan()
+        let report = StatusReport(
+            plan: plan, tableExists: tableExists, database: run.databaseName, table: run.tableName)
         print(json ? report.json() : report.text(), terminator: "")
     }
 }

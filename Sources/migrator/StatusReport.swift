@@ -1,10 +1,13 @@
 import MigrationEngine
 import StructuredLogging
 
-/// `migrator status`: a table for people, or one JSON document for scripts (its shape is documented
-/// in the README and parsed by a test, so keep the two in step).
+/// `migrator status`: a table for people, or one JSON document for scripts. The JSON shape is
+/// documented in docs/runbook.md and parsed by StatusTests; a change to it bumps `format`.
 struct StatusReport {
+    static let format = 1
+
     var plan: Plan
+    var tableExists: Bool
     var database: String
     var table: String
 
@@ -12,6 +15,7 @@ struct StatusReport {
         func quote(_ text: String) -> String { JSONLogHandler.jsonString(text) }
         func optional(_ text: String?) -> String { text.map(quote) ?? "null" }
         func optional(_ number: Int64?) -> String { number.map { String($0) } ?? "null" }
+        func optional(_ number: Int?) -> String { number.map { String($0) } ?? "null" }
         let entries = plan.entries.map { entry in
             let migration = entry.migration
             return "{\"index\":\(migration.index),\"tag\":\(quote(migration.tag)),\"created_at\":\(migration.when),"
@@ -19,52 +23,93 @@ struct StatusReport {
                 + "\"mode\":\(quote(migration.mode.rawValue)),"
                 + "\"row_id\":\(optional(entry.row?.id)),\"recorded_hash\":\(optional(entry.row?.hash))}"
         }
-        let newest = plan.entries.map(\.migration.when).max() ?? Int64.min
         let unknown = plan.unknownRows.map { row in
-            let position = (row.createdAt ?? 0) > newest ? "newer" : "unmatched"
-            return "{\"id\":\(row.id),\"hash\":\(quote(row.hash)),\"created_at\":\(optional(row.createdAt)),"
-                + "\"position\":\(quote(position))}"
+            "{\"id\":\(row.id),\"hash\":\(quote(row.hash)),\"created_at\":\(optional(row.createdAt)),"
+                + "\"position\":\(quote(position(of: row)))}"
         }
         let findings = plan.findings.map { finding in
             "{\"kind\":\(quote(finding.kind.rawValue)),\"fatal\":\(finding.isFatal),\"tag\":\(optional(finding.tag)),"
-                + "\"message\":\(quote(finding.message))}"
+                + "\"index\":\(optional(finding.index)),\"row_id\":\(optional(finding.rowID)),"
+                + "\"recorded_hash\":\(optional(finding.recordedHash)),\"expected_hash\":\(optional(finding.expectedHash)),"
+                + "\"created_at\":\(optional(finding.createdAt)),\"message\":\(quote(finding.message))}"
         }
         func count(_ state: Plan.State) -> Int { plan.entries.count { $0.state == state } }
-        return "{\"database\":\(quote(database)),\"table\":\(quote(table)),"
+        return "{\"format\":\(Self.format),\"database\":\(quote(database)),\"table\":\(quote(table)),"
+            + "\"table_exists\":\(tableExists),"
             + "\"summary\":{\"total\":\(plan.entries.count),\"applied\":\(count(.applied)),\"pending\":\(count(.pending)),"
-            + "\"changed\":\(count(.changed)),\"out_of_order\":\(count(.outOfOrder)),\"unknown_rows\":\(plan.unknownRows.count),"
-            + "\"drift\":\(!plan.fatalFindings.isEmpty)},"
+            + "\"changed\":\(count(.changed)),\"out_of_order\":\(count(.outOfOrder)),"
+            + "\"unknown_rows\":\(plan.unknownRows.count),\"drift\":\(!plan.fatalFindings.isEmpty),"
+            + "\"warnings\":\(plan.findings.count - plan.fatalFindings.count)},"
             + "\"entries\":[\(entries.joined(separator: ","))],"
             + "\"unknown_rows\":[\(unknown.joined(separator: ","))],"
             + "\"findings\":[\(findings.joined(separator: ","))]}\n"
     }
 
     func text() -> String {
-        var lines = ["\(database) \(table)", ""]
-        let tagWidth = max(3, plan.entries.map(\.migration.tag.count).max() ?? 0)
-        lines.append("  #  " + "tag".padded(tagWidth) + "  state         created_at")
+        var lines = ["\(database) \(table)" + (tableExists ? "" : " (does not exist yet: nothing recorded)"), ""]
+        let tagWidth = max(3, plan.entries.map(\.migration.tag.count).max() ?? 0, 16)
+        lines.append("  #  " + "tag".padded(tagWidth) + "  state         when (UTC)           row")
         for entry in plan.entries {
             let index = String(entry.migration.index).leftPadded(3)
-            lines.append(
-                "\(index)  \(entry.migration.tag.padded(tagWidth))  \(entry.state.rawValue.padded(12))  \(entry.migration.when)")
+            var line =
+                "\(index)  \(entry.migration.tag.padded(tagWidth))  \(entry.state.rawValue.padded(12))  "
+                + "\(utcDate(milliseconds: entry.migration.when))  \(entry.row.map { String($0.id) } ?? "-")"
+            if entry.state == .changed, let row = entry.row {
+                line += "  recorded \(row.hash.prefix(12)), file \(entry.migration.hash.prefix(12))"
+            }
+            lines.append(line)
         }
         for row in plan.unknownRows {
-            lines.append("  ?  " + "(row id \(row.id), not in the folder)".padded(tagWidth) + "  unknown       \(row.createdAt.map(String.init) ?? "NULL")")
+            let when = row.createdAt.map { utcDate(milliseconds: $0) } ?? "created_at NULL".padded(19)
+            lines.append(
+                "  ?  " + "(not in the folder)".padded(tagWidth) + "  " + "unknown".padded(12) + "  \(when)  \(row.id)"
+                    + "  \(position(of: row)), hash \(row.hash.prefix(12))")
         }
-        let pending = plan.pending.count
         lines.append("")
         lines.append(
-            "\(plan.appliedCount) applied, \(pending) pending, \(plan.unknownRows.count) unknown row(s)"
-                + (plan.fatalFindings.isEmpty ? "" : "; DRIFT: \(plan.fatalFindings.count) finding(s), `migrator verify` explains"))
+            "\(plan.appliedCount) applied, \(plan.pending.count) pending, \(plan.unknownRows.count) unknown row(s)"
+                + (plan.fatalFindings.isEmpty
+                    ? "; no drift"
+                    : "; DRIFT: \(plan.fatalFindings.count) finding(s), `migrator verify` and `up` exit 5"))
+        for finding in plan.findings {
+            lines.append("  \(finding.isFatal ? "drift" : "warning"): \(finding.message)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// Newer than every entry (the app-rollback case, harmless) or somewhere among them (drift).
+    private func position(of row: TrackingRow) -> String {
+        guard let createdAt = row.createdAt else { return "unmatched" }
+        let newest = plan.entries.map(\.migration.when).max() ?? Int64.min
+        return createdAt > newest ? "newer" : "unmatched"
+    }
+}
+
+/// `2025-01-01 10:00:00` for a journal `when`; computed by hand (days-from-civil inverse) to stay off
+/// Foundation's formatters, as the log timestamps do.
+func utcDate(milliseconds: Int64) -> String {
+    let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    let secondOfDay = seconds - days * 86_400
+    let shifted = days + 719_468
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    func pad(_ value: Int64, _ width: Int) -> String { String(value).leftPadded(width, with: "0") }
+    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(secondOfDay / 3600, 2)):"
+        + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
 }
 
 extension String {
     fileprivate func padded(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
+    fileprivate func leftPadded(_ width: Int, with filler: Character = " ") -> String {
+        count >= width ? self : String(repeating: filler, count: width - count) + self
     }
 }
