@@ -175,4 +175,18 @@ struct StatusTests {
             #expect(text.stdout.contains("0 applied, 6 pending, 0 unknown row(s); no drift"))
         }
     }
+
+    @Test("status on a table Drizzle 1.0 took over: exit 5, nothing on stdout (the table cannot be read as 0.x)")
+    func drizzleOneTable() throws {
+        try withDatabase { database in
+            let folder = try DrizzleFolder([Ops.a])
+            defer { folder.remove() }
+            #expect(try Ops.run(["up"], database, folder).exitCode == 0)
+            try database.query("ALTER TABLE drizzle.__drizzle_migrations ADD COLUMN name text")
+            let result = try Ops.run(["status", "--json"], database, folder)
+            #expect(result.exitCode == 5, "\(result.output)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.contains("\\\"name\\\" column"))
+        }
+    }
 }
