@@ -113,6 +113,8 @@ public final class Migrator {
                         "position": .int(position + 1), "total": .int(pendingMigrations.count),
                         "hash": "\(migration.hash)", "created_at": .int(migration.when),
                         "mode": "\(migration.mode.rawValue)", "statements": .int(migration.pieces.count),
+                        "out_of_order": .bool(
+                            plan.entries.contains { $0.migration.index == migration.index && $0.state == .outOfOrder }),
                     ])
             }
             return

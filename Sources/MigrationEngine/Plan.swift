@@ -150,10 +150,7 @@ public struct Plan: Sendable {
                     findings.append(
                         Finding(
                             kind: .changed,
-                            message:
-                                "\(migration.fileName) changed after it was applied: recorded hash \(row.hash), file hash "
-                                + "\(migration.hash) (line endings changed by a checkout, CRLF vs LF, are the usual "
-                                + "harmless cause; otherwise restore the file and add a new migration)",
+                            message: Self.changedMessage(migration, recorded: row.hash),
                             tag: migration.tag, index: migration.index, recordedHash: row.hash,
                             expectedHash: migration.hash, createdAt: migration.when, rowID: row.id, isFatal: true))
                 }
@@ -197,5 +194,25 @@ public struct Plan: Sendable {
         self.unknownRows = unknown
         self.findings = findings
         self.last = last
+    }
+
+    /// Says outright when only the line endings differ, since that is the common, harmless case and
+    /// its fix (restore the bytes) differs from that of a real edit.
+    static func changedMessage(_ migration: Migration, recorded: String) -> String {
+        let hashes = "recorded hash \(recorded), file hash \(migration.hash)"
+        let lf = migration.sql.replacing("\r\n", with: "\n")
+        if Migration.hash(of: lf) == recorded {
+            return "\(migration.fileName) differs from the applied version only in its line endings (the file now has "
+                + "CRLF, the applied one LF; \(hashes)): restore LF line endings, e.g. with `*.sql -text` in "
+                + ".gitattributes and a fresh checkout"
+        }
+        if Migration.hash(of: lf.replacing("\n", with: "\r\n")) == recorded {
+            return "\(migration.fileName) differs from the applied version only in its line endings (the file now has "
+                + "LF, the applied one CRLF; \(hashes)): restore its CRLF line endings, e.g. with `*.sql -text` in "
+                + ".gitattributes and a fresh checkout"
+        }
+        return "\(migration.fileName) changed after it was applied: \(hashes) (line endings changed by a checkout, "
+            + "CRLF vs LF, are the usual harmless cause, but not this time; restore the file and put the change in a "
+            + "new migration)"
     }
 }

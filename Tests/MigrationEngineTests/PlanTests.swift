@@ -215,4 +215,20 @@ struct PlanTests {
         let finding = try #require(plan.fatalFindings.first)
         #expect(finding.kind == .unknownRow && finding.rowID == 1 && finding.tag == "0000_a")
     }
+
+    @Test("a change of line endings only is named as such, in both directions; a real edit is not")
+    func lineEndingsOnly() throws {
+        let lf = Migration(index: 0, tag: "0000_a", when: 100, sql: "CREATE TABLE a (\n  id int\n);\n")
+        let crlf = Migration(index: 0, tag: "0000_a", when: 100, sql: "CREATE TABLE a (\r\n  id int\r\n);\r\n")
+        let edited = Migration(index: 0, tag: "0000_a", when: 100, sql: "CREATE TABLE a (\r\n  id bigint\r\n);\r\n")
+        for (file, applied, expected) in [(crlf, lf, "the file now has CRLF"), (lf, crlf, "the file now has LF")] {
+            let plan = Plan(migrations: [file], rows: [Self.row(1, applied)], allowOutOfOrder: false)
+            let message = try #require(plan.fatalFindings.first?.message)
+            #expect(message.contains("only in its line endings") && message.contains(expected), "\(message)")
+        }
+        let plan = Plan(migrations: [edited], rows: [Self.row(1, lf)], allowOutOfOrder: false)
+        let message = try #require(plan.fatalFindings.first?.message)
+        #expect(!message.contains("only in its line endings"))
+        #expect(message.contains("line endings") && message.contains("new migration"))
+    }
 }

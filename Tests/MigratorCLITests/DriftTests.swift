@@ -113,7 +113,7 @@ struct DriftTests {
                     }
                 }
                 if event == "drift.changed" {
-                    #expect((line["message"] as? String)?.contains("line endings") == true)
+                    #expect((line["message"] as? String)?.contains("only in its line endings") == true)
                 }
                 #expect((finished["error"] as? String)?.contains("drift") == true)
             }
@@ -174,6 +174,14 @@ struct DriftTests {
         try withDatabase { database in
             let (folder, _, _) = try Self.setUp(.outOfOrder, database)
             defer { folder.remove() }
+            let before = try Ops.snapshot(database)
+            let plan = try Ops.run(via.arguments + ["--dry-run"], database, folder, environment: via.environment)
+            #expect(plan.exitCode == 0, "\(plan.output)")
+            let planned = try plan.events("migration.planned")
+            #expect(planned.map { $0["migration"] as? String } == ["0002_b", "0003_d"])
+            #expect(planned.map { $0["out_of_order"] as? Bool } == [true, false])
+            #expect(try Ops.snapshot(database) == before)
+
             let result = try Ops.run(via.arguments, database, folder, environment: via.environment)
             #expect(result.exitCode == 0, "\(result.output)")
             #expect(try Ops.applied(result) == ["0002_b", "0003_d"])
