@@ -308,7 +308,12 @@ if [ "$PODMAN_MODE" = 1 ]; then
     RUNROOT=/run/migrator-image-rehearsal
     PODMAN=(podman --root "$CACHE/podman" --runroot "$RUNROOT" --runtime runc --cgroup-manager cgroupfs
         --events-backend file --storage-driver "${REHEARSAL_STORAGE_DRIVER:-overlay}")
-    ULIMITS=(--ulimit "nofile=65536:65536" --ulimit "nproc=65536:65536")
+    # Explicit limits: without them runc fails here with "error setting rlimit type 7 (nofile):
+    # operation not permitted" (podman's default nofile exceeds the hard limit, and there is no
+    # CAP_SYS_RESOURCE to raise it); nproc at the hard limit fails the same way, 4096 works.
+    NOFILE=$(ulimit -Hn)
+    if [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; then NOFILE=65536; fi
+    read -r -a ULIMITS <<<"${REHEARSAL_ULIMITS:---ulimit nofile=$NOFILE:$NOFILE --ulimit nproc=4096:4096}"
     TAG=localhost/migrator:rehearsal
 
     # the FROM names of the Dockerfile (stages and scratch aside)
