@@ -22,6 +22,10 @@ final class BlockerProbe {
         }
     }
 
+    /// When the run last wrote a line about the file it is on (a heartbeat, a lock report): the
+    /// heartbeat's clock, shared by every attempt and backoff of that file.
+    var lastReport = ContinuousClock.now
+
     private let connectionString: String
     private let interruption: Interruption
     private var monitor: Connection?

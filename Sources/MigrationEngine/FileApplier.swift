@@ -39,7 +39,8 @@ extension Migrator {
             }
             for piece in migration.pieces {
                 current = piece
-                try connection.simpleQuery(piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
+                try connection.simpleQuery(
+                    piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
                 guard connection.transactionStatus == .inTransaction else {
                     throw FileFailure.failed(
                         MigrationError(
@@ -74,11 +75,31 @@ extension Migrator {
             if locked { releaseSessionLock(migration) }
         }
         do throws(any Error) {
+            var lockPID: String?
             try waitForAdvisoryLock(migration.tag) { () throws(PostgresError) in
-                try connection.simpleQuery("SELECT pg_try_advisory_lock(\(table.advisoryLockKey))").last?.scalar == "t"
+                let row = try connection.simpleQuery(
+                    "SELECT pg_try_advisory_lock(\(table.advisoryLockKey)), pg_backend_pid()"
+                ).last?.rows.first
+                lockPID = row.flatMap { $0.count > 1 ? $0[1] : nil }
+                return row?.first == "t"
             }
             locked = true
-            if try alreadyRecorded(migration, recheck: connection.simpleQuery(recheckSQL(migration)).last) {
+            let recheck = try connection.simpleQuery(recheckSQL(migration) + ";SELECT pg_backend_pid()")
+            if let lockPID, recheck.last?.scalar != lockPID {
+                // Only a transaction-mode pooler runs consecutive statements of one client on different
+                // backends. The session lock stays with the backend that took it, out of our reach.
+                locked = false
+                throw FileFailure.failed(
+                    MigrationError(
+                        .migrationFailed,
+                        "\(migration.tag) manages its own transaction and needs a session advisory lock, but the "
+                            + "connection goes through a transaction-mode pooler (server backend \(lockPID) took the "
+                            + "lock, the next statement ran on backend \(recheck.last?.scalar ?? "?")); nothing of the "
+                            + "file ran. Apply it over a direct connection or a session-mode pool. The lock is "
+                            + "released when that server connection closes (SELECT pg_terminate_backend(\(lockPID)), "
+                            + "or RECONNECT in the PgBouncer console)"))
+            }
+            if try alreadyRecorded(migration, recheck: recheck.dropLast().last) {
                 return .alreadyApplied
             }
             try connection.simpleQuery(
@@ -87,7 +108,8 @@ extension Migrator {
             if migration.mode == .selfManaged { try connection.simpleQuery("BEGIN") }
             for piece in migration.pieces {
                 current = piece
-                try connection.simpleQuery(piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
+                try connection.simpleQuery(
+                    piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
                 if connection.transactionStatus == .idle { committedThrough = piece.number }
             }
             current = nil
@@ -254,7 +276,8 @@ extension Migrator {
                 MigrationError(
                     .drift,
                     "\(migration.tag) was recorded meanwhile by another runner with hash \(foreign), but this "
-                        + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"))
+                        + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"
+                ))
         }
         if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), newest >= migration.when,
             !settings.allowOutOfOrder
@@ -287,7 +310,8 @@ extension Migrator {
 
     private func failure(_ error: PostgresError, label: String) -> FileFailure {
         if let reason = interruption.reason {
-            return .failed(MigrationError(.interrupted, "stopped by \(reason.signalName) during \(label)", interruption: reason))
+            return .failed(
+                MigrationError(.interrupted, "stopped by \(reason.signalName) during \(label)", interruption: reason))
         }
         if error.sqlState == "55P03" || error.sqlState == "40P01" { return .lockTimeout(error, lastBlockers) }
         if error.code == .connectionLost {
@@ -304,7 +328,10 @@ extension Migrator {
             message += partial.map { "; " + $0 } ?? "; the file was rolled back"
             logger.event(
                 .warning, "migration.cancelled", message,
-                ["migration": "\(migration.tag)", "index": .int(migration.index), "statement": .int(piece?.number ?? 0)])
+                [
+                    "migration": "\(migration.tag)", "index": .int(migration.index),
+                    "statement": .int(piece?.number ?? 0),
+                ])
             return .failed(MigrationError(.interrupted, message, interruption: reason))
         }
         if (error.sqlState == "55P03" || error.sqlState == "40P01") && retryable {
@@ -445,7 +472,9 @@ extension Migrator {
                     blockers.isEmpty
                     ? ""
                     : "; blocked by "
-                        + blockers.map { "pid \($0.pid) (\($0.applicationName.isEmpty ? "?" : $0.applicationName), \($0.state))" }
+                        + blockers.map {
+                            "pid \($0.pid) (\($0.applicationName.isEmpty ? "?" : $0.applicationName), \($0.state))"
+                        }
                         .joined(separator: ", ")
                 if remaining <= .zero {
                     throw MigrationError(

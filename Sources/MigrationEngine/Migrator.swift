@@ -16,6 +16,8 @@ public final class Migrator {
     let probe: BlockerProbe
     /// Who blocked the last statement that waited, for the lock-timeout report.
     var lastBlockers: [BlockerProbe.Blocker] = []
+    /// When the current `withLockRetry` gives up; advisory-lock polling shares it.
+    var lockDeadline: ContinuousClock.Instant?
 
     /// Files applied by this run.
     public internal(set) var applied = 0
@@ -96,6 +98,7 @@ public final class Migrator {
         let pendingMigrations = plan.pending
         pending = pendingMigrations.count
         try check(plan, action: "nothing was applied")
+        try refuseEmptyFiles(in: pendingMigrations)
         logger.event(
             .info, "plan.ready",
             pendingMigrations.isEmpty

@@ -1,11 +1,11 @@
 import CLibPQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One libpq connection, used from one thread at a time. Closed exactly once: by `close()` or, if
@@ -115,13 +115,20 @@ public final class Connection: @unchecked Sendable {
     /// Sends `sql` as one simple-protocol query (the way Drizzle's drivers send a migration piece) and
     /// returns every result. The first error is thrown after the rest of the response is consumed,
     /// so the connection stays usable (for a ROLLBACK).
+    ///
+    /// Once the run is interrupted, a query is not sent at all, and one already running is cancelled:
+    /// the stop request's own `PQcancel` only reaches a statement that was running at that instant,
+    /// so without this a piece sent a moment later would run to its end (a `pg_sleep(30)` past the
+    /// watchdog, holding the advisory lock). Cleanup (`ROLLBACK`, `RESET ALL`, unlocking) passes
+    /// `evenIfInterrupted: true`.
     @discardableResult
     public func simpleQuery(
-        _ sql: String, tick: Duration = .milliseconds(500), observer: Observer? = nil
+        _ sql: String, tick: Duration = .milliseconds(500), observer: Observer? = nil, evenIfInterrupted: Bool = false
     ) throws(PostgresError) -> [QueryResult] {
         let connection = try live()
+        if !evenIfInterrupted { try refuseIfInterrupted() }
         guard PQsendQuery(connection, sql) == 1 else { throw lostConnection() }
-        return try collectResults(tick: tick, observer: observer)
+        return try collectResults(tick: tick, observer: observer, cancelOnInterruption: !evenIfInterrupted)
     }
 
     /// Sends one parameterised statement with the extended protocol (`PQsendQueryParams`), values as
@@ -131,11 +138,12 @@ public final class Connection: @unchecked Sendable {
         _ sql: String, _ parameters: [String?] = [], tick: Duration = .milliseconds(500), observer: Observer? = nil
     ) throws(PostgresError) -> QueryResult {
         let connection = try live()
+        try refuseIfInterrupted()
         let sent: Int32 = withOptionalCStrings(parameters) { pointers in
             PQsendQueryParams(connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
         }
         guard sent == 1 else { throw lostConnection() }
-        let results = try collectResults(tick: tick, observer: observer)
+        let results = try collectResults(tick: tick, observer: observer, cancelOnInterruption: true)
         guard let last = results.last else {
             throw PostgresError(code: .connectionLost, message: "the server sent no result")
         }
@@ -165,24 +173,40 @@ public final class Connection: @unchecked Sendable {
         return connection
     }
 
+    private func refuseIfInterrupted() throws(PostgresError) {
+        if interruption?.isTriggered == true {
+            throw PostgresError(code: .cancelled, message: "not sent: the run was interrupted")
+        }
+    }
+
     private func lostConnection() -> PostgresError {
         PostgresError(code: .connectionLost, message: connection.map(Self.errorMessage) ?? "connection closed")
     }
 
-    private func collectResults(tick: Duration, observer: Observer?) throws(PostgresError) -> [QueryResult] {
+    private func collectResults(
+        tick: Duration, observer: Observer?, cancelOnInterruption: Bool
+    ) throws(PostgresError) -> [QueryResult] {
         let connection = try live()
         let started = ContinuousClock.now
         var nextTick = started + tick
         var results: [QueryResult] = []
         var firstError: PostgresError?
+        var cancelSent = false
         while true {
             while PQisBusy(connection) == 1 {
+                if cancelOnInterruption && !cancelSent && interruption?.isTriggered == true {
+                    // The query may have been sent just after the stop request cancelled what was running.
+                    cancelSent = true
+                    cancelHandle.cancelStatement()
+                }
                 let now = ContinuousClock.now
                 if now >= nextTick {
                     observer?(now - started)
                     nextTick = now + tick
                 }
-                _ = Self.waitForSocket(PQsocket(connection), events: Int16(POLLIN), timeout: now.duration(to: nextTick))
+                // Short waits, so a stop request that raced with the send is noticed well within the 2 s budget.
+                let wait = min(now.duration(to: nextTick), .milliseconds(100))
+                _ = Self.waitForSocket(PQsocket(connection), events: Int16(POLLIN), timeout: wait)
                 if PQconsumeInput(connection) == 0 { throw lostConnection() }
             }
             guard let result = PQgetResult(connection) else { break }
