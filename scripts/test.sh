@@ -6,15 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/common.sh
 . scripts/lib/common.sh
+# shellcheck source=scripts/lib/moto.sh
+. scripts/lib/moto.sh
 
 ensure_swift
 ensure_debs libpq-dev libcurl4-openssl-dev postgresql pgbouncer
 
-cleanup() { stop_postgres; }
+cleanup() { stop_moto; stop_postgres; }
 trap cleanup EXIT
 start_postgres
 export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
 export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
+start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the AWS tests
 
 log "building (debug, with tests)"
 swift build --build-tests

@@ -3,8 +3,10 @@
 # with IAM request authentication on, so every Secrets Manager call the tests make has its SigV4
 # signature checked. Loopback only. Never run on its own.
 
-# ensure_moto: moto's server mode and boto3 (for the setup helper), from PyPI when missing.
+# ensure_moto: moto's server mode and boto3 (for the setup helper), from PyPI when missing; and the
+# openssl tool, with which the AWS TLS tests make their self-signed certificates.
 ensure_moto() {
+    ensure_debs openssl
     python3 -c 'import moto.server, boto3' 2>/dev/null && return 0
     log "installing moto[server] and boto3 (pip)"
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 >/dev/null ||
