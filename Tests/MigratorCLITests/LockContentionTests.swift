@@ -139,6 +139,8 @@ struct LockContentionTests {
             #expect(errors.isEmpty, "\(errors)")
             #expect(samples.count >= 20, "too few samples: \(samples.count)")
             let worst = samples.max() ?? .zero
+            FileHandle.standardError.write(
+                Data("app query latency while migrator waits: worst \(worst) over \(samples.count) queries\n".utf8))
             // Some queries did queue behind the waiting ALTER (so this measured something) ...
             #expect(worst >= .milliseconds(60), "no query ever waited: \(samples)")
             // ... and none waited longer than one lock timeout, plus scheduling slack on a busy CI machine.
