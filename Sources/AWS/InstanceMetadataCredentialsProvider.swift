@@ -12,7 +12,7 @@ struct InstanceMetadataCredentialsProvider: CredentialsProvider {
     static let defaultIPv6Endpoint = "http://[fd00:ec2::254]"
 
     func credentials(_ context: AWSContext) throws(AWSError) -> CredentialsLookup {
-        if context.flag("AWS_EC2_METADATA_DISABLED") { return .notConfigured }
+        if context.flag("AWS_EC2_METADATA_DISABLED") { return .unavailable("disabled by AWS_EC2_METADATA_DISABLED") }
         let base = try Self.endpoint(context)
 
         let token: String

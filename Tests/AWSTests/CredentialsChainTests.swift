@@ -404,7 +404,9 @@ struct CredentialsChainTests {
         defer { server.stop() }
         var environment = imdsEnvironment(server)
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
-        #expect(awsError { try CredentialsChain().resolve(Harness().context(environment)) }?.code == .credentials)
+        let error = awsError { try CredentialsChain().resolve(Harness().context(environment)) }
+        #expect(error?.code == .credentials)
+        #expect(error?.description.contains("imds: disabled by AWS_EC2_METADATA_DISABLED") == true)
         #expect(server.requests.isEmpty)
     }
 }
