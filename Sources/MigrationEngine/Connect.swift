@@ -21,6 +21,8 @@ public enum DatabaseConnector {
         let deadline = started + settings.connectTimeout
         var delay = Duration.milliseconds(250)
         var attempt = 1
+        // The attempt cut short by the deadline only says "timed out"; the operator needs the cause.
+        var lastCause: String?
         while true {
             do {
                 let connection = try Connection.connect(
@@ -35,7 +37,8 @@ public enum DatabaseConnector {
                 return connection
             } catch {
                 if error.code == .cancelled, let reason = interruption.reason {
-                    throw MigrationError(.interrupted, "stopped by \(reason.signalName) while connecting", interruption: reason)
+                    throw MigrationError(
+                        .interrupted, "stopped by \(reason.signalName) while connecting", interruption: reason)
                 }
                 if error.code == .invalidConnectionString || error.message.hasPrefix("invalid ") {
                     throw MigrationError(.configuration, "invalid database URL: \(error.message)")
@@ -43,14 +46,17 @@ public enum DatabaseConnector {
                 if error.isPermanentLoginFailure {
                     throw MigrationError(
                         .database,
-                        "\(info.redacted) refused the login (\(loginFailureKind(error))), not retrying: \(error.message)")
+                        "\(info.redacted) refused the login (\(loginFailureKind(error))), not retrying: \(error.message)"
+                    )
                 }
+                if error.code != .connectionTimeout { lastCause = error.message }
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 if remaining <= .zero || error.code == .connectionTimeout {
                     throw MigrationError(
                         .database,
                         "could not connect to \(info.redacted) within the connect timeout of "
-                            + "\(settings.connectTimeout.milliseconds) ms (\(attempt) attempts): \(error.message)")
+                            + "\(settings.connectTimeout.milliseconds) ms (\(attempt) attempts): \(lastCause ?? error.message)"
+                    )
                 }
                 let wait = min(delay, remaining)
                 logger.event(
@@ -60,7 +66,8 @@ public enum DatabaseConnector {
                         "retry_in_ms": .int(wait.milliseconds),
                     ])
                 if interruption.sleep(milliseconds: wait.milliseconds), let reason = interruption.reason {
-                    throw MigrationError(.interrupted, "stopped by \(reason.signalName) while connecting", interruption: reason)
+                    throw MigrationError(
+                        .interrupted, "stopped by \(reason.signalName) while connecting", interruption: reason)
                 }
                 delay = min(delay * 2, .seconds(5))
                 attempt += 1

@@ -98,6 +98,7 @@ struct ConnectWaitTests {
         #expect(result.count("database.waiting") >= 3, "\(result.stdout)")
         #expect(result.finalError.contains("connect timeout of 2000 ms"), "\(result.finalError)")
         #expect(result.finalError.contains("app@127.0.0.1:\(port)/app"), "\(result.finalError)")
+        #expect(result.finalError.contains("Connection refused"), "the cause is named: \(result.finalError)")
         expectNoPassword(result, password)
     }
 
