@@ -23,15 +23,29 @@ public struct JSONLogHandler: LogHandler {
 
     public static func render(event: LogEvent, handlerMetadata: Logger.Metadata) -> String {
         var fields = handlerMetadata
-        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var line = "{\"timestamp\":\"\(rfc3339Timestamp())\",\"level\":\(jsonString(levelName(event.level)))"
-        line += ",\"message\":\(jsonString(event.message.description))"
-        line += ",\"event\":\(jsonValue(fields.removeValue(forKey: "event") ?? .string("log")))"
-        for key in fields.keys.sorted() {
-            line += ",\(jsonString(key)):\(jsonValue(fields[key]!))"
+        if let extra = event.metadata {
+            if fields.isEmpty { fields = extra } else { fields.merge(extra) { _, new in new } }
         }
-        line += "}"
-        return Redaction.shared.scrub(line)
+        // Built as bytes and turned into a String once: per-scalar String appends made rendering the
+        // costliest thing a run did between two statements.
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        line.append(contentsOf: #"{"timestamp":""#.utf8)
+        appendTimestamp(to: &line)
+        line.append(contentsOf: #"","level":"#.utf8)
+        appendJSONString(levelName(event.level), to: &line)
+        line.append(contentsOf: #","message":"#.utf8)
+        appendJSONString(event.message.description, to: &line)
+        line.append(contentsOf: #","event":"#.utf8)
+        appendJSONValue(fields.removeValue(forKey: "event") ?? .string("log"), to: &line)
+        for key in fields.keys.sorted() {
+            line.append(UInt8(ascii: ","))
+            appendJSONString(key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            appendJSONValue(fields[key]!, to: &line)
+        }
+        line.append(UInt8(ascii: "}"))
+        return Redaction.shared.scrub(String(decoding: line, as: UTF8.self))
     }
 
     static func levelName(_ level: Logger.Level) -> String {
@@ -47,35 +61,72 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func jsonValue(_ value: Logger.MetadataValue) -> String {
+        var out: [UInt8] = []
+        appendJSONValue(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendJSONValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
         switch value {
-        case .string(let text): return jsonString(text)
+        case .string(let text): appendJSONString(text, to: &out)
         case .stringConvertible(let value):
-            if let number = value as? JSONNumber { return String(number.value) }
-            if let flag = value as? JSONBool { return flag.value ? "true" : "false" }
-            return jsonString(value.description)
-        case .array(let values): return "[" + values.map(jsonValue).joined(separator: ",") + "]"
+            if let number = value as? JSONNumber {
+                out.append(contentsOf: String(number.value).utf8)
+            } else if let flag = value as? JSONBool {
+                out.append(contentsOf: (flag.value ? "true" : "false").utf8)
+            } else {
+                appendJSONString(value.description, to: &out)
+            }
+        case .array(let values):
+            out.append(UInt8(ascii: "["))
+            for (position, value) in values.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSONValue(value, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         case .dictionary(let fields):
-            return "{" + fields.keys.sorted().map { "\(jsonString($0)):\(jsonValue(fields[$0]!))" }
-                .joined(separator: ",") + "}"
+            out.append(UInt8(ascii: "{"))
+            for (position, key) in fields.keys.sorted().enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSONString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                appendJSONValue(fields[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     public static func jsonString(_ text: String) -> String {
-        var out = "\""
+        var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        appendJSONString(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Escapes `"`, `\` and control characters; every other byte of the UTF-8 goes through as is.
+    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            var clean = 0  // start of the run of bytes that need no escaping
+            for (index, byte) in bytes.enumerated() where byte == 0x22 || byte == 0x5C || byte < 0x20 {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<index]))
+                clean = index + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case 0x22, 0x5C: out.append(byte)
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0x0F)])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

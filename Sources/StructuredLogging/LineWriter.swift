@@ -38,15 +38,41 @@ public final class LineWriter: Sendable {
 
 /// `2026-11-25T15:12:27.123Z`: UTC, RFC 3339 with milliseconds, without Foundation's formatters.
 public func rfc3339Timestamp() -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(24)
+    appendTimestamp(to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The same, appended to a line being built (one per log line, so no intermediate strings).
+func appendTimestamp(to out: inout [UInt8]) {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     var seconds = now.tv_sec
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    func pad(_ value: Int32, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    func digits(_ value: Int32, _ width: Int) {
+        var divisor: Int32 = 1
+        for _ in 1..<width { divisor *= 10 }
+        var value = max(0, value)
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            value %= divisor
+            divisor /= 10
+        }
     }
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+    digits(parts.tm_year + 1900, 4)
+    out.append(UInt8(ascii: "-"))
+    digits(parts.tm_mon + 1, 2)
+    out.append(UInt8(ascii: "-"))
+    digits(parts.tm_mday, 2)
+    out.append(UInt8(ascii: "T"))
+    digits(parts.tm_hour, 2)
+    out.append(UInt8(ascii: ":"))
+    digits(parts.tm_min, 2)
+    out.append(UInt8(ascii: ":"))
+    digits(parts.tm_sec, 2)
+    out.append(UInt8(ascii: "."))
+    digits(Int32(now.tv_nsec / 1_000_000), 3)
+    out.append(UInt8(ascii: "Z"))
 }
