@@ -27,8 +27,9 @@ extension Migrator {
 
     // MARK: transactional files (the common case)
 
-    /// BEGIN, SET LOCAL timeouts, advisory xact lock and the re-check go in one round trip; then each
-    /// piece as Drizzle sends it; then the row and COMMIT in one more.
+    /// BEGIN, SET LOCAL timeouts, advisory xact lock and the re-check go in one round trip; then the
+    /// pieces, all in one round trip when that changes nothing (`Migration.runsAsOneQuery`), else each
+    /// as Drizzle sends it; then the row and COMMIT in one more.
     private func applyInTransaction(_ migration: Migration) throws -> Outcome {
         var current: Piece?
         do throws(any Error) {
@@ -37,19 +38,13 @@ extension Migrator {
                 try connection.simpleQuery("COMMIT")
                 return .alreadyApplied
             }
-            for piece in migration.pieces {
-                current = piece
-                try connection.simpleQuery(
-                    piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
-                guard connection.transactionStatus == .inTransaction else {
-                    throw FileFailure.failed(
-                        MigrationError(
-                            .migrationFailed,
-                            "\(migration.tag): statement \(piece.number) ended the migration's transaction (a COMMIT "
-                                + "or ROLLBACK migrator did not detect); statements 1-\(piece.number) may have taken "
-                                + "effect and no tracking row was written; start the file with "
-                                + "-- migrator:no-transaction or remove the transaction control"))
-                }
+            // Before PostgreSQL 13, statement_timeout covered a whole multi-statement string.
+            if migration.runsAsOneQuery
+                && (settings.statementTimeout == .zero || connection.serverVersion >= 130_000)
+            {
+                try runAsOneQuery(migration, current: &current)
+            } else {
+                try runPieceByPiece(migration, current: &current)
             }
             current = nil
             try connection.simpleQuery(table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT")
@@ -60,6 +55,77 @@ extension Migrator {
         } catch {
             rollbackQuietly()
             throw error
+        }
+    }
+
+    private func runPieceByPiece(_ migration: Migration, current: inout Piece?) throws {
+        for piece in migration.pieces {
+            current = piece
+            try connection.simpleQuery(
+                piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
+            guard connection.transactionStatus == .inTransaction else {
+                throw FileFailure.failed(
+                    MigrationError(
+                        .migrationFailed,
+                        "\(migration.tag): statement \(piece.number) ended the migration's transaction (a COMMIT "
+                            + "or ROLLBACK migrator did not detect); statements 1-\(piece.number) may have taken "
+                            + "effect and no tracking row was written; start the file with "
+                            + "-- migrator:no-transaction or remove the transaction control"))
+            }
+        }
+    }
+
+    /// The file text as one query: the same statements as piece by piece, in one round trip. A
+    /// failure names the piece, and the position within it, that one query per piece would have named.
+    /// While it runs, the server keeps finished statements' results until the end, so the heartbeat
+    /// cannot name the running statement and leaves `statement` out.
+    private func runAsOneQuery(_ migration: Migration, current: inout Piece?) throws {
+        // Piece by piece, each piece's observer looks for blockers once; here the file gets a fresh
+        // look every `reprobe` (as long as `observer` waits before its look) until one is found.
+        let reprobe = min(Duration.seconds(1), settings.lockTimeout / 2)
+        var watchedSince = Duration.zero
+        var watch = observer(migration.tag, piece: nil)
+        let results: [QueryResult]
+        do {
+            results = try connection.simpleQuery(migration.sql, tick: tick) { [self] elapsed in
+                if lastBlockers.isEmpty && elapsed - watchedSince >= reprobe {
+                    watchedSince = elapsed
+                    watch = observer(migration.tag, piece: nil)
+                }
+                watch(elapsed)
+            }
+        } catch {
+            var error = error
+            if let position = error.position, let (piece, inPiece) = migration.piece(atCharacter: position) {
+                current = piece
+                error.position = inPiece
+            } else {
+                current = migration.piece(runningAfter: connection.completedResults)
+            }
+            throw error
+        }
+        // Only what the lexer missed can get here (it sends files with transaction control elsewhere).
+        let ending = results.firstIndex { ["COMMIT", "ROLLBACK", "PREPARE TRANSACTION"].contains($0.commandTag) }
+        guard ending == nil && connection.transactionStatus == .inTransaction else {
+            // The statement count only names the piece if the server split the file as the lexer did.
+            let counted = migration.pieces.reduce(0) { $0 + $1.statements.count }
+            let piece = results.count == counted ? migration.piece(runningAfter: ending ?? results.count - 1) : nil
+            let last = migration.pieces.count
+            throw FileFailure.failed(
+                MigrationError(
+                    .migrationFailed,
+                    "\(migration.tag): "
+                        + (piece.map {
+                            "statement \($0.number) ended the migration's transaction (a COMMIT or ROLLBACK migrator "
+                                + "did not detect); statements 1-\($0.number) may have taken effect"
+                                + ($0.number < last
+                                    ? ", statements \($0.number + 1)-\(last) ran after it outside migrator's transaction"
+                                    : "")
+                        }
+                            ?? "a statement ended the migration's transaction (a COMMIT or ROLLBACK migrator did not "
+                            + "detect); every statement of the file may have taken effect")
+                        + ", and no tracking row was written; start the file with "
+                        + "-- migrator:no-transaction or remove the transaction control"))
         }
     }
 

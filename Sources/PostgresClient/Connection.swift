@@ -27,6 +27,10 @@ public final class Connection: @unchecked Sendable {
     private let noticeBox: NoticeBox
 
     public let info: ConnectionInfo
+    /// Results received for the running (or last) query. After an error in a multi-statement string,
+    /// how many of its statements ran before it. (While one runs it says little: the server holds
+    /// finished statements' results until the string ends or fails.)
+    public private(set) var completedResults = 0
 
     private init(connection: OpaquePointer, info: ConnectionInfo, interruption: Interruption?) {
         self.connection = connection
@@ -192,6 +196,7 @@ public final class Connection: @unchecked Sendable {
         var results: [QueryResult] = []
         var firstError: PostgresError?
         var cancelSent = false
+        completedResults = 0
         while true {
             while PQisBusy(connection) == 1 {
                 if cancelOnInterruption && !cancelSent && interruption?.isTriggered == true {
@@ -214,6 +219,7 @@ public final class Connection: @unchecked Sendable {
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
                 results.append(QueryResult(result))
+                completedResults += 1
             case PGRES_COPY_IN:
                 // A migration cannot stream data to us; end the COPY with an error the server reports.
                 _ = PQputCopyEnd(connection, "COPY FROM STDIN is not supported in a migration file")
