@@ -24,7 +24,9 @@ log "building (debug, with tests)"
 swift build --build-tests
 # Relinks (no recompile) the executable with the Swift runtime inside, so the binary the tests run is
 # self-contained like the shipped one, and the image rehearsal below can run it in a bare Debian root.
-swift build --product migrator --static-swift-stdlib
+# The two Foundation helper archives are named because a debug link (no dead stripping) reaches
+# FoundationEssentials code that needs them and nothing autolinks them; release links do not need this.
+swift build --product migrator --static-swift-stdlib -Xlinker -l_FoundationCollections -Xlinker -l_FoundationCShims
 MIGRATOR_BIN="$(swift build --show-bin-path)/migrator"
 export MIGRATOR_BIN
 
