@@ -90,6 +90,7 @@ MOUNTS=()
 DB_NAME=""
 ADMIN_URL=""
 HTTP_PID=""
+OWN_POSTGRES=0
 cleanup() {
     local rc=$? m i
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
@@ -100,10 +101,15 @@ cleanup() {
     if [ -n "$DB_NAME" ] && [ -n "$ADMIN_URL" ]; then
         psql -q -X "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 || true
     fi
-    stop_postgres
+    # only the server this script started (a caller's PG_DIR is inherited through the environment)
+    [ "$OWN_POSTGRES" = 1 ] && stop_postgres
     # only after every mount is gone: never rm -rf through a live bind mount
     if [ -n "$WORK" ] && ! grep -qF " $WORK" /proc/mounts; then rm -rf "$WORK"; fi
-    [ "$CLEAN_CACHE" = 1 ] && rm -rf "$CACHE"
+    if [ "$CLEAN_CACHE" = 1 ]; then
+        [ -d "$CACHE/podman" ] && podman --root "$CACHE/podman" --runroot /run/migrator-image-rehearsal \
+            system reset --force >/dev/null 2>&1
+        rm -rf "$CACHE"
+    fi
     return $rc
 }
 trap cleanup EXIT
@@ -162,6 +168,9 @@ if [ -n "${MIGRATOR_TEST_DATABASE_URL:-}" ]; then
     log "using PostgreSQL at MIGRATOR_TEST_DATABASE_URL"
 else
     ensure_debs postgresql
+    OWN_POSTGRES=1
+    PG_DIR=""
+    PG_PORT=""
     start_postgres "$(pg_bindir)"
     ADMIN_URL=$PG_URL
 fi
@@ -333,10 +342,25 @@ if [ "$PODMAN_MODE" = 1 ]; then
     fi
     full_name() { case $1 in */*) echo "$1" ;; *) echo "docker.io/library/$1" ;; esac; }
 
+    # import_standin NAME ROOT [--change ...]: ROOT imported as image NAME, unless NAME already holds
+    # exactly this root (a label carries its stamp): an unchanged base keeps podman's layer cache.
+    import_standin() {
+        local name=$1 root=$2 stamp have
+        shift 2
+        stamp=$({ cat "$root/.rehearsal-stamp"; cat "$root/etc/gitconfig" 2>/dev/null; echo "$*"; } | sha256sum | cut -c1-16)
+        have=$("${PODMAN[@]}" image inspect --format '{{index .Config.Labels "org.migrator.rehearsal.stamp"}}' "$name" 2>/dev/null || true)
+        if [ "$have" = "$stamp" ]; then
+            log "stand-in $name is up to date"
+            return
+        fi
+        log "importing $root as $name"
+        tar -C "$root" --exclude=./.rehearsal-stamp -cf - . |
+            "${PODMAN[@]}" import --change "LABEL org.migrator.rehearsal.stamp=$stamp" --change 'CMD ["/bin/bash"]' \
+                "$@" - "$name" >/dev/null
+    }
     t0=$SECONDS
     # runtime stand-in: the debootstrap root as it is
-    tar -C "$RUNTIME_CACHE" --exclude=./.rehearsal-stamp -cf - . |
-        "${PODMAN[@]}" import --change 'CMD ["/bin/bash"]' - "$(full_name "$RUNTIME_FROM")" >/dev/null
+    import_standin "$(full_name "$RUNTIME_FROM")" "$RUNTIME_CACHE"
     # builder stand-in: the Swift image's packages, the toolchain from the bind mount on PATH, and git
     # told to read github.com from the local package mirror (when this machine has one)
     BUILDER_CACHE=$(cached_root builder-$SUITE "$BUILDER_PACKAGES")
@@ -348,10 +372,9 @@ if [ "$PODMAN_MODE" = 1 ]; then
         BUILD_MOUNTS+=(-v /opt/swift-packages:/opt/swift-packages:ro)
     fi
     git config --file "$GITCONFIG" --add safe.directory '*'
-    cp "$GITCONFIG" "$BUILDER_CACHE/etc/gitconfig"
-    tar -C "$BUILDER_CACHE" --exclude=./.rehearsal-stamp -cf - . |
-        "${PODMAN[@]}" import --change 'ENV PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-            --change 'CMD ["/bin/bash"]' - "$(full_name "$BUILDER_FROM")" >/dev/null
+    cmp -s "$GITCONFIG" "$BUILDER_CACHE/etc/gitconfig" || cp "$GITCONFIG" "$BUILDER_CACHE/etc/gitconfig"
+    import_standin "$(full_name "$BUILDER_FROM")" "$BUILDER_CACHE" \
+        --change 'ENV PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
     timing "podman stand-in images imported" "$t0"
 
     # the RDS CA bundle stand-in: two certificates of this machine's CA store, served on loopback
@@ -391,6 +414,10 @@ if [ "$PODMAN_MODE" = 1 ]; then
     check "podman build of the Dockerfile" build_ok
     BUILD_TIME=$((SECONDS - t0))
     log "time: podman build took $BUILD_TIME s"
+    # tag the build stage too (all cached, seconds), so that pruning below keeps its layers: the next
+    # run reuses its apt and `swift package resolve` layers, and all of it when Sources/ is unchanged
+    build "$WORK/podman-build-stage.log" --build-arg RDS_CA_BUNDLE_SHA256="$CA_SHA" --target build \
+        -t "$TAG-build" || log "warning: tagging the build stage failed (the next run starts cold)"
     cp "$WORK/podman-build.log" "$CACHE/last-podman-build.log" 2>/dev/null || true
 
     if "${PODMAN[@]}" image exists "$TAG"; then
@@ -446,6 +473,9 @@ if [ "$PODMAN_MODE" = 1 ]; then
     fi
     kill "$HTTP_PID" 2>/dev/null || true
     HTTP_PID=""
+    # keep the cache bounded: layers of earlier builds that no tagged image uses any more
+    "${PODMAN[@]}" image prune --force >/dev/null 2>&1 || true
+    log "podman storage: $(du -sh "$CACHE/podman" 2>/dev/null | cut -f1) in $CACHE/podman"
     T_B_DONE=$((SECONDS - T_B))
     log "time: (b) podman rehearsal took $T_B_DONE s (of which podman build $BUILD_TIME s)"
 else
