@@ -42,7 +42,9 @@ while IFS= read -r -d '' f; do
     esac
 done < <(find scripts .ci tests/shell -type f -print0 2>/dev/null | sort -z)
 log "shellcheck $(shellcheck --version | awk '/^version/ {print $2}'): ${#scripts[@]} scripts"
-shellcheck -x "${scripts[@]}" || status=1
+# SC2119 ("use f \"$@\" if f's $1 should mean the script's $1") is an info note that fires on every call
+# of a function with an optional argument, such as common.sh's `start_postgres [BINDIR]`.
+shellcheck -x --exclude=SC2119 "${scripts[@]}" || status=1
 
 if [ "$status" -eq 0 ]; then log "lint clean"; else log "lint found problems"; fi
 exit "$status"
