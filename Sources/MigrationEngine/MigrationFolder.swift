@@ -143,19 +143,20 @@ public struct MigrationFolder: Sendable {
     }
 
     private static func conflictMarkerLine(_ bytes: [UInt8]) -> Int? {
-        var line = 1
-        var atLineStart = true
-        var index = 0
-        while index < bytes.count {
-            if atLineStart && index + 7 <= bytes.count {
-                let prefix = bytes[index..<index + 7]
-                if prefix.elementsEqual("<<<<<<<".utf8) || prefix.elementsEqual(">>>>>>>".utf8) { return line }
+        bytes.withUnsafeBufferPointer { buffer -> Int? in
+            let markers: [[UInt8]] = [Array("<<<<<<<".utf8), Array(">>>>>>>".utf8)]
+            var line = 1
+            var start = 0
+            while start < buffer.count {
+                let rest = buffer.count - start
+                if rest >= 7, markers.contains(where: { $0.elementsEqual(buffer[start..<start + 7]) }) { return line }
+                // Line by line with memchr: a byte-at-a-time loop cost as much as reading the entries.
+                guard let newline = memchr(buffer.baseAddress! + start, 0x0A, rest) else { return nil }
+                start = buffer.baseAddress!.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
+                line += 1
             }
-            atLineStart = bytes[index] == UInt8(ascii: "\n")
-            if atLineStart { line += 1 }
-            index += 1
+            return nil
         }
-        return nil
     }
 
     // MARK: files
