@@ -45,11 +45,13 @@ public struct MigrationFolder: Sendable {
         // file. A folder that can be searched but not read falls back to full paths.
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if directory >= 0 { close(directory) } }
+        let loaded = Self.load(entries.map { $0.tag + ".sql" }, in: directory, path: path)
 
         var migrations: [Migration] = []
         migrations.reserveCapacity(entries.count)
         var seenTags: [String: Int] = [:]
         seenTags.reserveCapacity(entries.count)
+        // In journal order, so the first problem reported is the one a file-by-file read would meet.
         for (index, entry) in entries.enumerated() {
             if let first = seenTags[entry.tag] {
                 throw MigrationError(
@@ -58,21 +60,18 @@ public struct MigrationFolder: Sendable {
             }
             seenTags[entry.tag] = index
             let fileName = entry.tag + ".sql"
-            let bytes: [UInt8]
-            do {
-                bytes = try directory >= 0 ? Self.readFile(fileName, in: directory) : Self.readFile(path + "/" + fileName)
-            } catch {
+            switch loaded[index] {
+            case .unreadable(let error):
                 throw MigrationError(
                     .configuration, "\(path)/\(fileName): \(error.reason) (named by meta/_journal.json entry \(index))")
-            }
-            guard let sql = String(validating: bytes, as: UTF8.self) else {
+            case .notUTF8(let bytes):
                 let offset = Self.firstInvalidUTF8Offset(bytes)
                 throw MigrationError(
                     .configuration,
                     "\(path)/\(fileName): not valid UTF-8 (first bad byte at offset \(offset)); save the file as UTF-8")
+            case .read(let sql, let hash):
+                migrations.append(Migration(index: index, tag: entry.tag, when: entry.when, sql: sql, hash: hash))
             }
-            let hash = bytes.withUnsafeBufferPointer { Migration.hash(of: $0) }
-            migrations.append(Migration(index: index, tag: entry.tag, when: entry.when, sql: sql, hash: hash))
         }
         self.migrations = migrations
         self.strayFiles = Self.sqlFiles(in: path).filter { seenTags[String($0.dropLast(4))] == nil }.sorted()
@@ -163,6 +162,47 @@ public struct MigrationFolder: Sendable {
 
     struct ReadError: Error {
         var reason: String
+    }
+
+    enum Loaded: Sendable {
+        case read(sql: String, hash: String)
+        case notUTF8([UInt8])
+        case unreadable(ReadError)
+    }
+
+    /// Reads, validates and hashes every file. A large folder is split between this thread and a
+    /// second one: the time goes to open/read/close system calls, which run on both cores at once.
+    static func load(_ names: [String], in directory: Int32, path: String) -> [Loaded] {
+        let slots = UnsafeMutableBufferPointer<Loaded>.allocate(capacity: names.count)
+        defer {
+            slots.deinitialize()
+            slots.deallocate()
+        }
+        // Each slot is written by exactly one thread, and read only after both have finished.
+        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Loaded>? }
+        let share = Slots(base: slots.baseAddress)
+        let work: @Sendable (Int, Int) -> Void = { first, step in
+            for index in stride(from: first, to: names.count, by: step) {
+                (share.base! + index).initialize(to: loadFile(names[index], in: directory, path: path))
+            }
+        }
+        if names.count >= 64 {
+            inParallel { half in work(half, 2) }
+        } else {
+            work(0, 1)
+        }
+        return Array(slots)
+    }
+
+    private static func loadFile(_ name: String, in directory: Int32, path: String) -> Loaded {
+        let bytes: [UInt8]
+        do {
+            bytes = try directory >= 0 ? readFile(name, in: directory) : readFile(path + "/" + name)
+        } catch {
+            return .unreadable(error)
+        }
+        guard let sql = String(validating: bytes, as: UTF8.self) else { return .notUTF8(bytes) }
+        return .read(sql: sql, hash: bytes.withUnsafeBufferPointer { Migration.hash(of: $0) })
     }
 
     static func readFile(_ path: String) throws(ReadError) -> [UInt8] {
@@ -436,4 +476,34 @@ struct JournalScanner {
             }
         }
     }
+}
+
+/// Runs `work(1)` on a new thread and `work(0)` on this one, and returns when both are done; both
+/// here if no thread can be had.
+private func inParallel(_ work: @escaping @Sendable (Int) -> Void) {
+    #if canImport(Glibc)
+    final class Job: Sendable {
+        let work: @Sendable (Int) -> Void
+        init(_ work: @escaping @Sendable (Int) -> Void) { self.work = work }
+    }
+    let job = Unmanaged.passRetained(Job(work))
+    var thread = pthread_t()
+    let started = pthread_create(
+        &thread, nil,
+        { context in
+            let job = Unmanaged<Job>.fromOpaque(context!).takeRetainedValue()
+            job.work(1)
+            return nil
+        }, job.toOpaque())
+    work(0)
+    if started == 0 {
+        pthread_join(thread, nil)
+    } else {
+        job.release()
+        work(1)
+    }
+    #else
+    work(0)
+    work(1)
+    #endif
 }

@@ -20,7 +20,10 @@ public struct QueryResult: Sendable {
                 if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
                     values.append(nil)
                 } else {
-                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    // libpq knows the length; String(cString:) would measure it again.
+                    let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+                    let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, Int32(row), Int32(column)), count: length)
+                    values.append(String(decoding: bytes, as: UTF8.self))
                 }
             }
             rows.append(values)
