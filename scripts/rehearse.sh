@@ -6,17 +6,42 @@
 #   scripts/rehearse.sh                 # against a throwaway PostgreSQL
 #   DATABASE_URL=postgres://... scripts/rehearse.sh   # against your own local database instead
 #   MIGRATIONS_DIR=path/to/drizzle scripts/rehearse.sh  # your own drizzle-kit folder
+#   scripts/rehearse.sh --image         # the same with the Docker image (`docker build` + `docker run`);
+#                                       # needs a Docker engine and RDS_CA_BUNDLE_SHA256 (README, Deploy to ECS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/common.sh
 . scripts/lib/common.sh
 
-ensure_swift
-ensure_debs libpq-dev libcurl4-openssl-dev postgresql pkg-config
+image_mode=false
+case "${1:-}" in
+    --image) image_mode=true ;;
+    "") ;;
+    *) die "usage: scripts/rehearse.sh [--image]" ;;
+esac
 
-log "building migrator (debug)"
-swift build --product migrator
-bin=$(swift build --product migrator --show-bin-path)/migrator
+if $image_mode; then
+    if ! docker info >/dev/null 2>&1; then
+        die "--image needs a running Docker engine; without one, scripts/image-rehearsal.sh rehearses the image with debootstrap and podman"
+    fi
+    : "${RDS_CA_BUNDLE_SHA256:?set RDS_CA_BUNDLE_SHA256, the pinned checksum of the RDS CA bundle (README, Deploy to ECS)}"
+    ensure_debs postgresql
+    log "building the image migrator:rehearsal"
+    docker build --build-arg RDS_CA_BUNDLE_SHA256 --build-arg MIGRATIONS_DIR="${MIGRATIONS_DIR:-migrations}" \
+        -t migrator:rehearsal .
+    # The image's own folder (/app/migrations) is what it applies; the throwaway server listens on
+    # 127.0.0.1, which the container reaches through the host network.
+    migrator() { docker run --rm --network host -e DATABASE_URL -e MIGRATOR_LOG_FORMAT -e LOG_LEVEL migrator:rehearsal "$@"; }
+    unset MIGRATIONS_DIR
+else
+    ensure_swift
+    ensure_debs libpq-dev libcurl4-openssl-dev postgresql pkg-config
+    log "building migrator (debug)"
+    swift build --product migrator
+    bin=$(swift build --product migrator --show-bin-path)/migrator
+    migrator() { "$bin" "$@"; }
+    export MIGRATIONS_DIR="${MIGRATIONS_DIR:-migrations}"
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
     trap stop_postgres EXIT
@@ -24,16 +49,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
     psql -X -q "$PG_URL" -c "CREATE DATABASE rehearsal"
     DATABASE_URL="${PG_URL%/postgres}/rehearsal"
 fi
-export DATABASE_URL MIGRATIONS_DIR="${MIGRATIONS_DIR:-migrations}"
+export DATABASE_URL
 
 status=0
 log "migrator up (JSON logs, one line per event)"
-"$bin" up || status=$?
+migrator up || status=$?
 log "migrator up exited with $status"
 [ "$status" -eq 0 ] || exit "$status"
 
 log "migrator up again: nothing to apply"
-"$bin" up --log-format text
+MIGRATOR_LOG_FORMAT=text migrator up
 
 log "migrator status"
-"$bin" status --log-level warning
+LOG_LEVEL=warning migrator status
