@@ -1,4 +1,4 @@
-# migrator: the runtime image that ECS RunTask starts (see docs/deploy.md).
+# migrator: the runtime image that ECS RunTask starts (see the README, "Deploy to ECS").
 #
 #   docker build \
 #     --build-arg RDS_CA_BUNDLE_SHA256="$(cat rds-ca-bundle.sha256)" \
@@ -9,7 +9,7 @@
 #   MIGRATIONS_DIR        the drizzle-kit folder to bake in, relative to the build context
 #                         (default: migrations). It becomes /app/migrations in the image.
 #   RDS_CA_BUNDLE_SHA256  sha256 of the RDS global CA bundle; required, the build fails without it
-#                         (how to obtain and refresh it: docs/deploy.md, "The RDS CA bundle").
+#                         (how to obtain and refresh it: the README, "The RDS CA bundle").
 #   RDS_CA_BUNDLE_URL     where to fetch the bundle (default: the AWS truststore).
 #
 # Targets: the default (last) stage is the image with migrations; `--target base` is the same image
@@ -61,7 +61,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # hadolint ignore=DL3020
 ADD ${RDS_CA_BUNDLE_URL} /etc/ssl/certs/rds-global-bundle.pem
 RUN if [ -z "${RDS_CA_BUNDLE_SHA256}" ]; then \
-        echo "RDS_CA_BUNDLE_SHA256 is not set: pass --build-arg RDS_CA_BUNDLE_SHA256=<sha256 of global-bundle.pem> (docs/deploy.md)" >&2; \
+        echo "RDS_CA_BUNDLE_SHA256 is not set: pass --build-arg RDS_CA_BUNDLE_SHA256=<sha256 of global-bundle.pem> (README, section The RDS CA bundle)" >&2; \
         exit 1; \
     fi \
     && echo "${RDS_CA_BUNDLE_SHA256}  /etc/ssl/certs/rds-global-bundle.pem" | sha256sum -c - \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Example deploy step for CI (docs/deploy.md has the GitHub Actions workflow that calls it): build the
+# Example deploy step for CI (the README's "Deploy to ECS" has the GitHub Actions workflow that calls it): build the
 # migrator image, push it to ECR, run the migration task, and deploy the application only when the
 # migration exited 0. Any non-zero code stops the deploy with that code.
 #
@@ -8,7 +8,7 @@
 # ENV is staging or production. The DEPLOY COMMAND runs after a green migration, for example
 #   -- aws ecs update-service --cluster bcos-staging-cluster --service bcos-app --force-new-deployment
 #
-# Environment: RDS_CA_BUNDLE_SHA256 (required: the pinned checksum, see docs/deploy.md),
+# Environment: RDS_CA_BUNDLE_SHA256 (required: the pinned checksum, see the README, "Deploy to ECS"),
 # SUBNETS and SECURITY_GROUPS (for run-migration-task.sh), AWS_ACCOUNT_ID (default: sts),
 # ECR_REPOSITORY (default bcos-migrator), IMAGE_TAG (default: git rev-parse --short=12 HEAD),
 # MIGRATIONS_DIR (default migrations: the drizzle folder, relative to the build context),
@@ -32,7 +32,7 @@ if [ "${1:-}" = "--" ]; then
 fi
 TD_FILE="$REPO_DIR/task-definitions/$ENV_NAME.json"
 [ -f "$TD_FILE" ] || die "no task definition $TD_FILE"
-: "${RDS_CA_BUNDLE_SHA256:?set RDS_CA_BUNDLE_SHA256 (docs/deploy.md, The RDS CA bundle)}"
+: "${RDS_CA_BUNDLE_SHA256:?set RDS_CA_BUNDLE_SHA256 (the README, The RDS CA bundle)}"
 
 REGION=$(python3 -S -c 'import json, sys
 td = json.load(open(sys.argv[1]))

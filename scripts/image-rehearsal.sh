@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rehearses the runtime image on a machine without a Docker engine (docs/deploy.md).
+# Rehearses the runtime image on a machine without a Docker engine (README, "Deploy to ECS").
 #
 #   scripts/image-rehearsal.sh [--podman] [--keep-cache|--clean-cache] [BINARY]
 #

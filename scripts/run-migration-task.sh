@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one migration as an ECS Fargate task and exits with its exit code. What the deploy pipeline
-# calls between "image pushed" and "deploy the application" (docs/deploy.md).
+# calls between "image pushed" and "deploy the application" (README, "Deploy to ECS").
 #
 #   scripts/run-migration-task.sh ENV --image IMAGE [--subnets a,b] [--security-groups sg]
 #                                 [--cluster NAME] [-- MIGRATOR ARGS...]

@@ -2,7 +2,7 @@ import MigrationEngine
 import StructuredLogging
 
 /// `migrator status`: a table for people, or one JSON document for scripts. The JSON shape is
-/// documented in docs/runbook.md and parsed by StatusTests; a change to it bumps `format`.
+/// documented in the README ("Runbook") and parsed by StatusTests; a change to it bumps `format`.
 struct StatusReport {
     static let format = 1
 

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// `migrator status`: a report, never a gate (exit 0 whatever the drift; `verify` is the gate). With
-/// `--json`, stdout is exactly one JSON document whose shape docs/runbook.md documents.
+/// `--json`, stdout is exactly one JSON document whose shape the README ("Runbook") documents.
 @Suite("status", .tags(.postgres), .enabled(if: TestEnvironment.postgresTestsEnabled))
 struct StatusTests {
     /// One of each state: 0000_a applied, 0001_b changed, 0002_c applied, 0003_x out of order,

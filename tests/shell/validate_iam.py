@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks task-definitions/iam/*.json: valid IAM policy JSON, least privilege as docs/deploy.md
+"""Checks task-definitions/iam/*.json: valid IAM policy JSON, least privilege as the README ("Deploy to ECS")
 describes it, and consistent with the task definitions (role names, log groups, families).
 
     validate_iam.py [REPO_DIR]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates ECS task definitions: against botocore's RegisterTaskDefinition input shape (the schema
 the ECS API and `aws ecs register-task-definition --cli-input-json` use), then against what the
-migration task needs (docs/deploy.md).
+migration task needs (README, "Deploy to ECS").
 
     validate_task_definitions.py [--env ENV] FILE...
 
