@@ -1,13 +1,15 @@
 import Foundation
 import Logging
 
-/// swift-log handler that keeps events in memory, for library-level tests (swift-log's own test idiom).
+/// swift-log handler that keeps every log line in memory (swift-log's own test idiom), for library tests:
+/// keeps every log line (message and metadata rendered as text) so tests can look for events and make
+/// sure no secret ever reaches a log.
 public final class LogCapture: @unchecked Sendable {
     public struct Entry: Sendable {
         public var level: Logger.Level
         public var message: String
-        public var event: String
         public var metadata: [String: String]
+        public var rendered: String
     }
 
     private let lock = NSLock()
@@ -15,24 +17,20 @@ public final class LogCapture: @unchecked Sendable {
 
     public init() {}
 
-    public var entries: [Entry] {
-        lock.lock()
-        defer { lock.unlock() }
-        return _entries
-    }
+    public var entries: [Entry] { lock.withLock { _entries } }
+    /// Event names in order.
+    public var events: [String] { entries.compactMap { $0.metadata["event"] } }
+    /// Everything logged, as text: what no-secret assertions search.
+    public var allText: String { entries.map(\.rendered).joined(separator: "\n") }
 
-    public func events(_ name: String) -> [Entry] { entries.filter { $0.event == name } }
-
-    public func logger(level: Logger.Level = .trace) -> Logger {
-        var logger = Logger(label: "test") { _ in Handler(capture: self) }
-        logger.logLevel = level
+    public var logger: Logger {
+        var logger = Logger(label: "aws-tests") { _ in Handler(capture: self) }
+        logger.logLevel = .trace
         return logger
     }
 
     fileprivate func append(_ entry: Entry) {
-        lock.lock()
-        _entries.append(entry)
-        lock.unlock()
+        lock.withLock { _entries.append(entry) }
     }
 
     private struct Handler: LogHandler {
@@ -46,13 +44,13 @@ public final class LogCapture: @unchecked Sendable {
         }
 
         func log(event: LogEvent) {
-            var fields = metadata
-            if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-            let name = fields.removeValue(forKey: "event")?.description ?? ""
-            capture.append(
-                Entry(
-                    level: event.level, message: event.message.description, event: name,
-                    metadata: fields.mapValues(\.description)))
+            var merged: [String: String] = [:]
+            for (key, value) in metadata { merged[key] = "\(value)" }
+            for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
+            let rendered =
+                "\(event.level) \(event.message) "
+                + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            capture.append(Entry(level: event.level, message: "\(event.message)", metadata: merged, rendered: rendered))
         }
     }
 }
