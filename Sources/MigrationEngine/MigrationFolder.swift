@@ -182,8 +182,12 @@ public struct MigrationFolder: Sendable {
         struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<Loaded>? }
         let share = Slots(base: slots.baseAddress)
         let work: @Sendable (Int, Int) -> Void = { first, step in
+            // One read buffer per thread: a fresh array per file cost an allocation, a zero-fill and
+            // page faults for every file.
+            var scratch = [UInt8](repeating: 0, count: 64 * 1024)
             for index in stride(from: first, to: names.count, by: step) {
-                (share.base! + index).initialize(to: loadFile(names[index], in: directory, path: path))
+                let loaded = loadFile(names[index], in: directory, path: path, scratch: &scratch)
+                (share.base! + index).initialize(to: loaded)
             }
         }
         if names.count >= 64 {
@@ -194,39 +198,48 @@ public struct MigrationFolder: Sendable {
         return Array(slots)
     }
 
-    private static func loadFile(_ name: String, in directory: Int32, path: String) -> Loaded {
-        let bytes: [UInt8]
+    private static func loadFile(_ name: String, in directory: Int32, path: String, scratch: inout [UInt8]) -> Loaded {
+        let count: Int
         do {
-            bytes = try directory >= 0 ? readFile(name, in: directory) : readFile(path + "/" + name)
+            count =
+                try directory >= 0
+                ? readFile(name, in: directory, into: &scratch) : readFile(path + "/" + name, in: AT_FDCWD, into: &scratch)
         } catch {
             return .unreadable(error)
         }
-        guard let sql = String(validating: bytes, as: UTF8.self) else { return .notUTF8(bytes) }
-        return .read(sql: sql, hash: bytes.withUnsafeBufferPointer { Migration.hash(of: $0) })
+        return scratch.withUnsafeBufferPointer { buffer in
+            let bytes = UnsafeBufferPointer(rebasing: buffer[0..<count])
+            guard let sql = String(validating: bytes, as: UTF8.self) else { return .notUTF8(Array(bytes)) }
+            return .read(sql: sql, hash: Migration.hash(of: bytes))
+        }
     }
 
     static func readFile(_ path: String) throws(ReadError) -> [UInt8] {
-        try readFile(path, in: AT_FDCWD)
+        var bytes: [UInt8] = []
+        let count = try readFile(path, in: AT_FDCWD, into: &bytes)
+        bytes.removeLast(bytes.count - count)
+        return bytes
     }
 
-    /// `name` relative to the open folder `directory` (or a path relative to AT_FDCWD).
-    static func readFile(_ name: String, in directory: Int32) throws(ReadError) -> [UInt8] {
+    /// Reads `name` (relative to the open folder `directory`, or a path relative to AT_FDCWD) into
+    /// the start of `buffer`, which grows when needed, and returns how many bytes it holds.
+    static func readFile(_ name: String, in directory: Int32, into buffer: inout [UInt8]) throws(ReadError) -> Int {
         let descriptor = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw ReadError(reason: errnoText()) }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw ReadError(reason: errnoText()) }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw ReadError(reason: "is a directory") }
-        // Straight into the result, no chunk copies. fstat's size is only a hint (a file can change
-        // while we read it), so the buffer has a spare byte: a regular file's read that comes back
-        // short of it has reached the end, and the read that would say so again is saved.
+        // fstat's size is only a hint (a file can change while we read it), so the buffer has a spare
+        // byte: a regular file's read that comes back short of it has reached the end, and the read
+        // that would say so again is saved.
         let regular = (info.st_mode & S_IFMT) == S_IFREG
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        if buffer.count < Int(info.st_size) + 1 { buffer = [UInt8](repeating: 0, count: Int(info.st_size) + 1) }
         var filled = 0
         while true {
-            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count))) }
-            let space = bytes.count - filled
-            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, space) }
+            if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: max(4096, buffer.count))) }
+            let space = buffer.count - filled
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, space) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ReadError(reason: errnoText())
@@ -235,8 +248,7 @@ public struct MigrationFolder: Sendable {
             filled += count
             if regular && count < space { break }
         }
-        bytes.removeLast(bytes.count - filled)
-        return bytes
+        return filled
     }
 
     static func sqlFiles(in path: String) -> [String] {
