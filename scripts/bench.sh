@@ -6,8 +6,9 @@
 #   scripts/bench.sh [--files N] [--rounds K] [--runs R] [--output FILE] [--binary PATH]
 #
 # --files   generated migrations (default 500: ~5 statements each, drizzle-kit style)
-# --rounds  timed applies per tool from empty, median reported (default 3)
-# --runs    no-op runs per tool for hyperfine, median reported (default 20)
+# --rounds  timed applies per tool from empty, median reported (default 5; psql one process per
+#           file, the slowest and least telling, runs once)
+# --runs    no-op runs per tool for hyperfine, median reported (default 30)
 # --output  also write the report (with date and machine size) to FILE, e.g. docs/performance.md
 # --binary  measure this migrator instead of building the release binary
 #
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/common.sh
 . scripts/lib/common.sh
 
-FILES=500 ROUNDS=3 RUNS=20 OUTPUT='' BINARY=''
+FILES=500 ROUNDS=5 RUNS=30 OUTPUT='' BINARY=''
 while [ $# -gt 0 ]; do
     case $1 in
     --files) FILES=$2; shift 2 ;;
@@ -177,11 +178,11 @@ command_for() {
     esac
 }
 
-TOOLS=(psql_session migrator_up dbmate_up psql_per_file)
+ROTATED=(psql_session migrator_up dbmate_up)
 for round in $(seq 1 "$ROUNDS"); do
-    # rotate the order, so no tool always runs first (or right after the slowest)
-    for k in 0 1 2 3; do
-        tool=${TOOLS[$(((k + round - 1) % 4))]}
+    # rotate the order, so no tool always runs first
+    for k in 0 1 2; do
+        tool=${ROTATED[$(((k + round - 1) % 3))]}
         db="b_${tool}_$round"
         fresh_db "$db"
         log "round $round: $tool"
@@ -189,10 +190,17 @@ for round in $(seq 1 "$ROUNDS"); do
         measure "$tool" "$db" "${CMD[@]}"
     done
 done
+fresh_db b_psql_per_file_1
+log "psql, one process per file"
+command_for psql_per_file b_psql_per_file_1
+measure psql_per_file b_psql_per_file_1 "${CMD[@]}"
+TOOLS=("${ROTATED[@]}" psql_per_file)
 
 # Each applied what it should: migrator's and dbmate's tracking rows, and the tables.
 for tool in "${TOOLS[@]}"; do
-    tables=$("$PSQL" -X -At -d "$(url_for "b_${tool}_$ROUNDS")" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 't%'")
+    round=$ROUNDS
+    [ "$tool" = psql_per_file ] && round=1
+    tables=$("$PSQL" -X -At -d "$(url_for "b_${tool}_$round")" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 't%'")
     [ "$tables" = "$FILES" ] || die "$tool created $tables of $FILES tables"
 done
 rows=$("$PSQL" -X -At -d "$(url_for "b_migrator_up_$ROUNDS")" -c 'SELECT count(*) FROM drizzle.__drizzle_migrations')
@@ -253,7 +261,7 @@ out(f"{files} generated drizzle-kit files ({statements} statements: create table
     f"over TCP for every tool; psql {psql_version}, dbmate {dbmate_version}. Load average before/after: "
     f"{load_before} / {load_after} (other work on the machine inflates every figure, the ratios least).")
 out("")
-out(f"| from empty ({files} files) | median of {rounds} (ms) | runs (ms) | vs psql one session | vs dbmate | peak RSS (MiB) |")
+out(f"| from empty ({files} files) | median (ms) | runs (ms) | vs psql one session | vs dbmate | peak RSS (MiB) |")
 out("|---|---:|---|---:|---:|---:|")
 labels = {
     "psql_session": "psql, one session, `BEGIN; \\i file; COMMIT;` per file (floor)",
@@ -295,6 +303,7 @@ for label, ok, measured in checks:
 report = "\n".join(lines)
 print(report)
 if output:
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     with open(output, "w") as f:
         f.write("# Performance\n\n")
