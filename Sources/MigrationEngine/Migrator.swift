@@ -64,8 +64,10 @@ public final class Migrator {
                 "\(table.qualifiedName) has Drizzle 1.0's \"name\" column: this database belongs to the 1.0 "
                     + "folder layout; applying a journal folder would make Drizzle 1.0 run migrations twice")
         }
-        let rows =
-            state.tableExists ? try database { () throws(PostgresError) in try table.rows(on: connection) } : []
+        var rows = state.rows ?? []
+        if state.rows == nil && state.tableExists {
+            rows = try database { () throws(PostgresError) in try table.rows(on: connection) }
+        }
         return (rows, state.tableExists)
     }
 

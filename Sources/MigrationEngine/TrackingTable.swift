@@ -42,26 +42,55 @@ public struct TrackingTable: Sendable {
         public var tableExists: Bool
         /// Drizzle 1.0 adds `name`; a journal folder must not be applied to such a table.
         public var hasNameColumn: Bool
+        /// The rows in id order, read along with the table's columns; nil when there is no table.
+        public var rows: [TrackingRow]?
     }
 
     /// Looks the objects up without needing CREATE privileges (Drizzle's `IF NOT EXISTS` needs them).
+    ///
+    /// Whether Drizzle 1.0's `name` column is there comes from the table's own columns, read with its
+    /// rows: a query on pg_attribute was the costliest thing a run with nothing to apply asked the
+    /// server (about 2 ms as a new backend's first query). Where `SELECT *` is not allowed (column
+    /// privileges), pg_attribute answers as before.
     public func state(on connection: Connection) throws(PostgresError) -> State {
-        let result = try connection.query(
-            """
-            SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL,
-              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'name'
-                      AND NOT attisdropped)
-            """, [quoteIdentifier(schema), qualifiedName])
-        let row = result.rows.first ?? []
+        let found = try connection.query(
+            "SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL", [quoteIdentifier(schema), qualifiedName])
+        let row = found.rows.first ?? []
+        let schemaExists = row.first == "t"
+        guard row.count > 1 && row[1] == "t" else {
+            return State(schemaExists: schemaExists, tableExists: false, hasNameColumn: false, rows: nil)
+        }
+        let table: QueryResult
+        do throws(PostgresError) {
+            table = try connection.query("SELECT * FROM \(qualifiedName) ORDER BY id")
+        } catch {
+            guard error.sqlState == "42501" else { throw error }
+            let name = try connection.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'name'
+                               AND NOT attisdropped)
+                """, [qualifiedName])
+            return State(
+                schemaExists: schemaExists, tableExists: true, hasNameColumn: name.scalar == "t",
+                rows: name.scalar == "t" ? [] : try rows(on: connection))
+        }
+        let hasNameColumn = table.columns.contains("name")
         return State(
-            schemaExists: row.first == "t", tableExists: row.count > 1 && row[1] == "t",
-            hasNameColumn: row.count > 2 && row[2] == "t")
+            schemaExists: schemaExists, tableExists: true, hasNameColumn: hasNameColumn,
+            rows: hasNameColumn ? [] : Self.trackingRows(table))
     }
 
     public func rows(on connection: Connection) throws(PostgresError) -> [TrackingRow] {
-        let result = try connection.query("SELECT id, hash, created_at FROM \(qualifiedName) ORDER BY id")
+        Self.trackingRows(try connection.query("SELECT id, hash, created_at FROM \(qualifiedName) ORDER BY id"))
+    }
+
+    private static func trackingRows(_ result: QueryResult) -> [TrackingRow] {
+        let id = result.columns.firstIndex(of: "id") ?? 0
+        let hash = result.columns.firstIndex(of: "hash") ?? 1
+        let createdAt = result.columns.firstIndex(of: "created_at") ?? 2
         return result.rows.map { row in
-            TrackingRow(id: Int64(row[0] ?? "") ?? 0, hash: row[1] ?? "", createdAt: row[2].flatMap { Int64($0) })
+            TrackingRow(
+                id: Int64(row[id] ?? "") ?? 0, hash: row[hash] ?? "", createdAt: row[createdAt].flatMap { Int64($0) })
         }
     }
 
