@@ -269,11 +269,14 @@ extension Migrator {
     /// until `--lock-wait` is spent; names the holder once, then every 10 s.
     func waitForAdvisoryLock(_ label: String, _ attempt: () throws(PostgresError) -> Bool) throws(PostgresError) {
         let started = ContinuousClock.now
-        defer { lockWait += ContinuousClock.now - started }
+        var contended = false
+        // Only waiting counts: the uncontended round trip that takes the lock is not lock wait.
+        defer { if contended { lockWait += ContinuousClock.now - started } }
         let deadline = lockDeadline ?? started + settings.lockWait
         var pause = Duration.milliseconds(5)
         var lastReport: ContinuousClock.Instant?
         while try !attempt() {
+            contended = true
             let now = ContinuousClock.now
             if now >= deadline {
                 throw PostgresError(

@@ -38,8 +38,9 @@ final class Execution {
             adjust(&configuration.settings)
             let settings = configuration.settings
             tableName = "\"\(settings.migrationsSchema)\".\"\(settings.migrationsTable)\""
-            if let environmentName = environment["MIGRATOR_ENVIRONMENT"] { environmentFields["Environment"] = .string(environmentName) }
-            if let family = environment["MIGRATOR_TASK_FAMILY"] { environmentFields["Family"] = .string(family) }
+            // CloudWatch rejects an empty dimension value, so an empty variable counts as unset.
+            if let name = environment["MIGRATOR_ENVIRONMENT"], !name.isEmpty { environmentFields["Environment"] = .string(name) }
+            if let family = environment["MIGRATOR_TASK_FAMILY"], !family.isEmpty { environmentFields["Family"] = .string(family) }
             logger.event(
                 .info, "run.started", "migrator \(MigratorVersion.string) \(command)",
                 [
@@ -100,7 +101,7 @@ final class Execution {
                 RunReport.embeddedMetrics(
                     applied: migrator?.applied ?? 0, pending: migrator?.pending ?? 0, durationMs: duration,
                     lockWaitMs: migrator?.lockWait.milliseconds ?? 0, dimensions: environmentFields,
-                    namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"] ?? "Migrator")
+                    namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "Migrator")
             ) { _, new in new }
         }
         let message = failure ?? (command == "up" ? "done: \(migrator?.applied ?? 0) applied" : "done")

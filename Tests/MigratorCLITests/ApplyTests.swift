@@ -165,3 +165,44 @@ struct ExitCodeTests {
         }
     }
 }
+
+@Suite("run.finished metrics", .tags(.postgres), .enabled(if: TestEnvironment.postgresTestsEnabled))
+struct EmbeddedMetricsTests {
+    @Test("run.finished carries a CloudWatch EMF block; empty dimension variables count as unset")
+    func embeddedMetricFormat() throws {
+        try withDatabase { database in
+            let folder = try DrizzleFolder.copy(ofShared: "basic")
+            defer { folder.remove() }
+            let labelled = try MigratorProcess.run(
+                ["up"],
+                environment: migratorEnvironment(
+                    database: database, folder: folder,
+                    extra: ["MIGRATOR_ENVIRONMENT": "staging", "MIGRATOR_TASK_FAMILY": "bcos-migration-staging"]))
+            #expect(labelled.exitCode == 0, "\(labelled.output)")
+            let last = try #require(labelled.lastLine)
+            let aws = try #require(last["_aws"] as? [String: Any])
+            #expect(aws["Timestamp"] is Int)
+            let directive = try #require((aws["CloudWatchMetrics"] as? [[String: Any]])?.first)
+            #expect(directive["Namespace"] as? String == "Migrator")
+            #expect(directive["Dimensions"] as? [[String]] == [["Environment", "Family"]])
+            let names = (directive["Metrics"] as? [[String: String]])?.compactMap { $0["Name"] }
+            #expect(names == ["MigrationsApplied", "MigrationsPending", "DurationMs", "LockWaitMs"])
+            #expect(last["MigrationsApplied"] as? Int == 6)
+            #expect(last["MigrationsPending"] as? Int == 0)
+            #expect(last["Environment"] as? String == "staging")
+            #expect(last["Family"] as? String == "bcos-migration-staging")
+            // Nobody else held the lock: taking it is not waiting for it.
+            #expect(last["LockWaitMs"] as? Int == 0)
+
+            let unlabelled = try MigratorProcess.run(
+                ["up"],
+                environment: migratorEnvironment(
+                    database: database, folder: folder,
+                    extra: ["MIGRATOR_ENVIRONMENT": "", "MIGRATOR_METRICS_NAMESPACE": ""]))
+            let directive2 = try #require(((unlabelled.lastLine?["_aws"] as? [String: Any])?["CloudWatchMetrics"] as? [[String: Any]])?.first)
+            #expect(directive2["Namespace"] as? String == "Migrator")
+            #expect(directive2["Dimensions"] as? [[String]] == [[]])
+            #expect(unlabelled.lastLine?["Environment"] == nil)
+        }
+    }
+}
