@@ -9,7 +9,7 @@
 # --rounds  timed applies per tool from empty, median reported (default 5; psql one process per
 #           file, the slowest and least telling, runs once)
 # --runs    no-op runs per tool for hyperfine, median reported (default 30)
-# --output  also write the report (with date and machine size) to FILE, e.g. docs/performance.md
+# --output  also write the report (with date and machine size) to FILE, e.g. /tmp/performance.md, then paste it into the README's Performance section
 # --binary  measure this migrator instead of building the release binary
 #
 # A measurement, not a gate: it exits 0 whatever it measured, a missed target shows in the table,
