@@ -22,13 +22,11 @@ start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the
 
 log "building (debug, with tests)"
 swift build --build-tests
-# Relinks (no recompile) the executable with the Swift runtime inside, so the binary the tests run is
-# self-contained like the shipped one, and the image rehearsal below can run it in a bare Debian root.
-# The two Foundation helper archives are named because a debug link (no dead stripping) reaches
-# FoundationEssentials code that needs them and nothing autolinks them; release links do not need this.
-swift build --product migrator --static-swift-stdlib -Xlinker -l_FoundationCollections -Xlinker -l_FoundationCShims
-MIGRATOR_BIN="$(swift build --show-bin-path)/migrator"
-export MIGRATOR_BIN
+# The image rehearsal needs a self-contained binary (Swift runtime inside, as in the image). It gets
+# its own scratch path: objects compiled for a static link carry the static libraries' autolink
+# entries, so sharing .build with the dynamic test build breaks whichever links second.
+swift build --product migrator --static-swift-stdlib --scratch-path .build-static
+STATIC_BIN="$(swift build --product migrator --static-swift-stdlib --scratch-path .build-static --show-bin-path)/migrator"
 
 failed=()
 log "running swift test"
@@ -39,7 +37,7 @@ if [ $# -eq 0 ]; then
     log "running the deploy scripts' tests"
     tests/shell/run.sh || failed+=("tests/shell/run.sh")
     log "rehearsing the runtime image (debootstrap root, chroot)"
-    scripts/image-rehearsal.sh "$MIGRATOR_BIN" || failed+=("scripts/image-rehearsal.sh")
+    scripts/image-rehearsal.sh "$STATIC_BIN" || failed+=("scripts/image-rehearsal.sh")
 fi
 
 # --- Opt-in: the PostgreSQL tests again on other major versions (issue 5) ------------------------
