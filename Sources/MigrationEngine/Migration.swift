@@ -81,7 +81,8 @@ public struct Migration: Sendable {
         var cursor = 0
         while cursor + marker.count <= bytes.count {
             if bytes[cursor] == marker[0] && bytes[cursor..<cursor + marker.count].elementsEqual(marker) {
-                pieces.append(Piece(number: pieces.count + 1, byteOffset: pieceStart, bytes: bytes[pieceStart..<cursor]))
+                pieces.append(
+                    Piece(number: pieces.count + 1, byteOffset: pieceStart, bytes: bytes[pieceStart..<cursor]))
                 cursor += marker.count
                 pieceStart = cursor
             } else {
@@ -133,7 +134,8 @@ public struct Migration: Sendable {
                 // line would hide that text inside the comment.
                 let start = piece.byteOffset
                 if start < bytes.count && bytes[start] != UInt8(ascii: "\n")
-                    && !(bytes[start] == UInt8(ascii: "\r") && start + 1 < bytes.count && bytes[start + 1] == UInt8(ascii: "\n"))
+                    && !(bytes[start] == UInt8(ascii: "\r") && start + 1 < bytes.count
+                        && bytes[start + 1] == UInt8(ascii: "\n"))
                 {
                     answer = false
                     break

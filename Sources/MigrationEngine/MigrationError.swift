@@ -1,3 +1,5 @@
+import PostgresClient
+
 /// Every way the engine can fail, as one error type with a nested `Code` (the postgres-nio shape).
 /// The executable maps `Code` to the contract's exit codes; nothing else decides them.
 ///
@@ -40,5 +42,3 @@ public struct MigrationError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 }
-
-import PostgresClient

@@ -1,14 +1,14 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A drizzle-kit migrations folder (journal layout): `meta/_journal.json` plus one `<tag>.sql` per entry.
@@ -56,7 +56,8 @@ public struct MigrationFolder: Sendable {
             if let first = seenTags[entry.tag] {
                 throw MigrationError(
                     .configuration,
-                    "\(journalPath): entries \(first) and \(index) have the same tag \"\(entry.tag)\" (merge conflict?)")
+                    "\(journalPath): entries \(first) and \(index) have the same tag \"\(entry.tag)\" (merge conflict?)"
+                )
             }
             seenTags[entry.tag] = index
             let fileName = entry.tag + ".sql"
@@ -203,7 +204,8 @@ public struct MigrationFolder: Sendable {
         do {
             count =
                 try directory >= 0
-                ? readFile(name, in: directory, into: &scratch) : readFile(path + "/" + name, in: AT_FDCWD, into: &scratch)
+                ? readFile(name, in: directory, into: &scratch)
+                : readFile(path + "/" + name, in: AT_FDCWD, into: &scratch)
         } catch {
             return .unreadable(error)
         }
@@ -425,7 +427,8 @@ struct JournalScanner {
         while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
             let digit = Int64(bytes[index] - UInt8(ascii: "0"))
             let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            let (sum, overflow2) =
+                negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
             if overflow || overflow2 { return nil }
             value = sum
             index += 1
@@ -494,28 +497,28 @@ struct JournalScanner {
 /// here if no thread can be had.
 private func inParallel(_ work: @escaping @Sendable (Int) -> Void) {
     #if canImport(Glibc)
-    final class Job: Sendable {
-        let work: @Sendable (Int) -> Void
-        init(_ work: @escaping @Sendable (Int) -> Void) { self.work = work }
-    }
-    let job = Unmanaged.passRetained(Job(work))
-    var thread = pthread_t()
-    let started = pthread_create(
-        &thread, nil,
-        { context in
-            let job = Unmanaged<Job>.fromOpaque(context!).takeRetainedValue()
-            job.work(1)
-            return nil
-        }, job.toOpaque())
-    work(0)
-    if started == 0 {
-        pthread_join(thread, nil)
-    } else {
-        job.release()
-        work(1)
-    }
+        final class Job: Sendable {
+            let work: @Sendable (Int) -> Void
+            init(_ work: @escaping @Sendable (Int) -> Void) { self.work = work }
+        }
+        let job = Unmanaged.passRetained(Job(work))
+        var thread = pthread_t()
+        let started = pthread_create(
+            &thread, nil,
+            { context in
+                let job = Unmanaged<Job>.fromOpaque(context!).takeRetainedValue()
+                job.work(1)
+                return nil
+            }, job.toOpaque())
+        work(0)
+        if started == 0 {
+            pthread_join(thread, nil)
+        } else {
+            job.release()
+            work(1)
+        }
     #else
-    work(0)
-    work(1)
+        work(0)
+        work(1)
     #endif
 }

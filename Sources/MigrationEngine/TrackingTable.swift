@@ -54,7 +54,8 @@ public struct TrackingTable: Sendable {
     /// privileges), pg_attribute answers as before.
     public func state(on connection: Connection) throws(PostgresError) -> State {
         let found = try connection.query(
-            "SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL", [quoteIdentifier(schema), qualifiedName])
+            "SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+            [quoteIdentifier(schema), qualifiedName])
         let row = found.rows.first ?? []
         let schemaExists = row.first == "t"
         guard row.count > 1 && row[1] == "t" else {

@@ -1,10 +1,11 @@
 import CLibPQ
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one place a stop request (SIGTERM, SIGINT) reaches the database work.
@@ -31,8 +32,8 @@ public final class Interruption: @unchecked Sendable {
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         #if !canImport(Darwin)
-        // Timed waits measure against the monotonic clock, so a wall-clock jump cannot stretch a backoff.
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+            // Timed waits measure against the monotonic clock, so a wall-clock jump cannot stretch a backoff.
+            pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
         #endif
         pthread_cond_init(&condition, &attributes)
         pthread_condattr_destroy(&attributes)
@@ -62,9 +63,9 @@ public final class Interruption: @unchecked Sendable {
     public func sleep(milliseconds: Int64) -> Bool {
         var deadline = timespec()
         #if canImport(Darwin)
-        clock_gettime(CLOCK_REALTIME, &deadline)
+            clock_gettime(CLOCK_REALTIME, &deadline)
         #else
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
         #endif
         let nanoseconds = Int(deadline.tv_nsec) + Int(milliseconds % 1000) * 1_000_000
         deadline.tv_sec += Int(milliseconds / 1000) + nanoseconds / 1_000_000_000

@@ -22,7 +22,8 @@ public struct QueryResult: Sendable {
                 } else {
                     // libpq knows the length; String(cString:) would measure it again.
                     let length = Int(PQgetlength(result, Int32(row), Int32(column)))
-                    let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, Int32(row), Int32(column)), count: length)
+                    let bytes = UnsafeRawBufferPointer(
+                        start: PQgetvalue(result, Int32(row), Int32(column)), count: length)
                     values.append(String(decoding: bytes, as: UTF8.self))
                 }
             }

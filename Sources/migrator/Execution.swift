@@ -39,8 +39,12 @@ final class Execution {
             let settings = configuration.settings
             tableName = "\"\(settings.migrationsSchema)\".\"\(settings.migrationsTable)\""
             // CloudWatch rejects an empty dimension value, so an empty variable counts as unset.
-            if let name = environment["MIGRATOR_ENVIRONMENT"], !name.isEmpty { environmentFields["Environment"] = .string(name) }
-            if let family = environment["MIGRATOR_TASK_FAMILY"], !family.isEmpty { environmentFields["Family"] = .string(family) }
+            if let name = environment["MIGRATOR_ENVIRONMENT"], !name.isEmpty {
+                environmentFields["Environment"] = .string(name)
+            }
+            if let family = environment["MIGRATOR_TASK_FAMILY"], !family.isEmpty {
+                environmentFields["Family"] = .string(family)
+            }
             logger.event(
                 .info, "run.started", "migrator \(MigratorVersion.string) \(command)",
                 [
@@ -59,7 +63,8 @@ final class Execution {
                 url = databaseURL
             } else {
                 url = try fetchDatabaseURLFromSecretsManager(
-                    secretId: configuration.secretID!, key: configuration.secretKey, environment: environment, logger: logger)
+                    secretId: configuration.secretID!, key: configuration.secretKey, environment: environment,
+                    logger: logger)
             }
             databaseName = (try? ConnectionInfo(parsing: url).redacted) ?? "?"
             let connection = try DatabaseConnector.connect(
@@ -101,7 +106,8 @@ final class Execution {
                 RunReport.embeddedMetrics(
                     applied: migrator?.applied ?? 0, pending: migrator?.pending ?? 0, durationMs: duration,
                     lockWaitMs: migrator?.lockWait.milliseconds ?? 0, dimensions: environmentFields,
-                    namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "Migrator")
+                    namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
+                        ?? "Migrator")
             ) { _, new in new }
         }
         let message = failure ?? (command == "up" ? "done: \(migrator?.applied ?? 0) applied" : "done")

@@ -1,9 +1,9 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The thin entry point: block signals before any thread exists, parse, run, exit with the contract's code.
@@ -25,7 +25,8 @@ enum Main {
                 exit(0)
             }
             // Usage errors: argument-parser's own code (64) is not ours; the contract says 2.
-            let message = MigratorCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let message =
+                MigratorCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             RunReport.usageError(message)
             exit(ExitStatus.configuration)
         }

@@ -3,9 +3,9 @@ import PostgresClient
 import StructuredLogging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Where logs go and what the last line says.

@@ -4,9 +4,9 @@ import StructuredLogging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// SIGTERM/SIGINT handling for a process that runs as PID 1 in its container (where the kernel
@@ -28,11 +28,13 @@ final class SignalWatcher: Sendable {
         pthread_sigmask(SIG_BLOCK, &set, nil)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(watcher).toOpaque()
-        pthread_create(&thread, nil, { context in
-            let watcher = Unmanaged<SignalWatcher>.fromOpaque(context!).takeRetainedValue()
-            watcher.waitForSignals()
-            return nil
-        }, context)
+        pthread_create(
+            &thread, nil,
+            { context in
+                let watcher = Unmanaged<SignalWatcher>.fromOpaque(context!).takeRetainedValue()
+                watcher.waitForSignals()
+                return nil
+            }, context)
         pthread_detach(thread)
         return watcher
     }
@@ -74,14 +76,16 @@ final class SignalWatcher: Sendable {
     private func startWatchdog(_ reason: Interruption.Reason) {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(WatchdogContext(watcher: self, reason: reason)).toOpaque()
-        pthread_create(&thread, nil, { context in
-            let box = Unmanaged<WatchdogContext>.fromOpaque(context!).takeRetainedValue()
-            var pause = timespec(tv_sec: 1, tv_nsec: 800_000_000)
-            var remaining = timespec()
-            while nanosleep(&pause, &remaining) != 0 { pause = remaining }
-            box.watcher.forceExit(box.reason)
-            return nil
-        }, context)
+        pthread_create(
+            &thread, nil,
+            { context in
+                let box = Unmanaged<WatchdogContext>.fromOpaque(context!).takeRetainedValue()
+                var pause = timespec(tv_sec: 1, tv_nsec: 800_000_000)
+                var remaining = timespec()
+                while nanosleep(&pause, &remaining) != 0 { pause = remaining }
+                box.watcher.forceExit(box.reason)
+                return nil
+            }, context)
         pthread_detach(thread)
     }
 

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import MigrationEngine
 import StructuredLogging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// `migrator status`: a table for people, or one JSON document for scripts. The JSON shape is
 /// documented in the README ("Runbook") and parsed by StatusTests; a change to it bumps `format`.

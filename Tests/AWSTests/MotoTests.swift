@@ -1,7 +1,7 @@
 import AWS
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The client against moto with IAM request authentication on: moto recomputes every signature with
 /// botocore and rejects the request when ours differs, so these pass only if our signing, headers and

@@ -1,7 +1,7 @@
 import Foundation
 import MigrationEngine
-import Testing
 import TestSupport
+import Testing
 
 @Suite("drizzle-kit folder reader")
 struct MigrationFolderTests {
@@ -33,14 +33,23 @@ struct MigrationFolderTests {
 
     @Test("variants of the marker do not split")
     func markerVariants() {
-        let migration = Migration(index: 0, tag: "x", when: 1, sql: "SELECT 1;-->statement-breakpoint\nSELECT 2;-- > statement-breakpoint")
+        let migration = Migration(
+            index: 0, tag: "x", when: 1, sql: "SELECT 1;-->statement-breakpoint\nSELECT 2;-- > statement-breakpoint")
         #expect(migration.pieces.count == 1)
     }
 
     @Test("detects files that manage their own transaction")
     func modes() {
-        #expect(Migration(index: 0, tag: "a", when: 1, sql: "ALTER TABLE t ADD c int;\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (c);").mode == .selfManaged)
-        #expect(Migration(index: 0, tag: "a", when: 1, sql: "-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);").mode == .noTransaction)
+        #expect(
+            Migration(
+                index: 0, tag: "a", when: 1,
+                sql:
+                    "ALTER TABLE t ADD c int;\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (c);"
+            ).mode == .selfManaged)
+        #expect(
+            Migration(
+                index: 0, tag: "a", when: 1, sql: "-- migrator:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);"
+            ).mode == .noTransaction)
         #expect(Migration(index: 0, tag: "a", when: 1, sql: "DO $$ BEGIN COMMIT; END $$;").mode == .transactional)
     }
 
@@ -49,10 +58,13 @@ struct MigrationFolderTests {
         let lf = Migration(index: 0, tag: "a", when: 1, sql: "SELECT 1;\n")
         let crlf = Migration(index: 0, tag: "a", when: 1, sql: "SELECT 1;\r\n")
         let bom = Migration(index: 0, tag: "a", when: 1, sql: "\u{FEFF}SELECT 1;\n")
-        #expect(lf.hash == "b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd")  // sha256sum of the same bytes
+        // sha256sum of the same bytes
+        #expect(lf.hash == "b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd")
         #expect(Set([lf.hash, crlf.hash, bom.hash]).count == 3)
         // Known vector: sha256("") — a file may be empty.
-        #expect(Migration(index: 0, tag: "a", when: 1, sql: "").hash == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            Migration(index: 0, tag: "a", when: 1, sql: "").hash
+                == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
     @Test("line and column of an error position count characters, not bytes")
@@ -89,7 +101,9 @@ struct MigrationFolderTests {
         let error = #expect(throws: MigrationError.self) { try MigrationFolder(path: missing.path) }
         #expect(error?.message.contains("0000_a.sql") == true && error?.message.contains("entry 0") == true)
 
-        let duplicate = try DrizzleFolder([.init(tag: "0000_a", sql: "SELECT 1;", when: 1), .init(tag: "0000_a", sql: "SELECT 1;", when: 2)])
+        let duplicate = try DrizzleFolder([
+            .init(tag: "0000_a", sql: "SELECT 1;", when: 1), .init(tag: "0000_a", sql: "SELECT 1;", when: 2),
+        ])
         defer { duplicate.remove() }
         #expect(throws: MigrationError.self) { try MigrationFolder(path: duplicate.path) }
 
@@ -113,7 +127,8 @@ struct MigrationFolderTests {
     }
 
     @Test(
-        "durations", arguments: [("500ms", 500), ("5s", 5000), ("2m", 120_000), ("1h", 3_600_000), ("7", 7000), ("0", 0)])
+        "durations",
+        arguments: [("500ms", 500), ("5s", 5000), ("2m", 120_000), ("1h", 3_600_000), ("7", 7000), ("0", 0)])
     func durations(text: String, milliseconds: Int64) {
         #expect(Duration(parsing: text)?.milliseconds == milliseconds)
     }

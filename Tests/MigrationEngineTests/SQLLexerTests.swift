@@ -14,7 +14,10 @@ struct SQLLexerTests {
             ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $fn$ SELECT 1; $fn$; SELECT 2;", 2),
             ("SELECT E'it\\'s; fine'; SELECT 2", 2),
             ("SELECT $1::int; SELECT 2", 2),
-            ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END; SELECT 3;", 2),
+            (
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 1 END; END; SELECT 3;",
+                2
+            ),
             ("   \n-- only a comment\n", 0),
             ("", 0),
         ])
@@ -40,7 +43,10 @@ struct SQLLexerTests {
         let sql = "\n  -- lead\n  SELECT 1 ;\n  UPDATE t SET a = 'x;y'\n"
         let statements = SQLLexer.statements(in: sql)
         let bytes = Array(sql.utf8)
-        #expect(statements.map { String(decoding: bytes[$0.range], as: UTF8.self) } == ["SELECT 1", "UPDATE t SET a = 'x;y'"])
+        #expect(
+            statements.map { String(decoding: bytes[$0.range], as: UTF8.self) } == [
+                "SELECT 1", "UPDATE t SET a = 'x;y'",
+            ])
         #expect(statements.map(\.firstWord) == ["SELECT", "UPDATE"])
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
-@Suite("Drizzle compatibility", .tags(.postgres, .drizzleCompatibility), .enabled(if: TestEnvironment.postgresTestsEnabled))
+@Suite(
+    "Drizzle compatibility", .tags(.postgres, .drizzleCompatibility), .enabled(if: TestEnvironment.postgresTestsEnabled)
+)
 struct DrizzleCompatibilityTests {
     static var sharedFolders: [String] {
         let root = TestEnvironment.sharedTestdata.appendingPathComponent("drizzle").path
@@ -25,7 +27,9 @@ struct DrizzleCompatibilityTests {
             let second = try MigratorProcess.run(["up"], environment: environment)
             #expect(second.exitCode == 0)
             #expect(try second.events("migration.applied").isEmpty)
-            #expect(try second.events("plan.ready").first?["message"] as? String == "nothing to apply: the database is up to date")
+            #expect(
+                try second.events("plan.ready").first?["message"] as? String
+                    == "nothing to apply: the database is up to date")
             #expect(try database.trackingRows() == expected)
         }
     }
@@ -35,12 +39,22 @@ struct DrizzleCompatibilityTests {
         try withDatabase { database in
             let folder = try DrizzleFolder.copy(ofShared: "basic")
             defer { folder.remove() }
-            let result = try MigratorProcess.run(["up"], environment: migratorEnvironment(database: database, folder: folder))
+            let result = try MigratorProcess.run(
+                ["up"], environment: migratorEnvironment(database: database, folder: folder))
             #expect(result.exitCode == 0, "\(result.output)")
-            #expect(try database.query("SELECT string_agg(display_name, ',' ORDER BY id) FROM customers") == [["Ana,Zoë,山田"]])
-            #expect(try database.query("SELECT count(*) FILTER (WHERE status = 'paid'), count(*) FILTER (WHERE status = 'pending') FROM orders") == [["1", "2"]])
+            #expect(
+                try database.query("SELECT string_agg(display_name, ',' ORDER BY id) FROM customers") == [
+                    ["Ana,Zoë,山田"]
+                ])
+            #expect(
+                try database.query(
+                    "SELECT count(*) FILTER (WHERE status = 'paid'), count(*) FILTER (WHERE status = 'pending') FROM orders"
+                ) == [["1", "2"]])
             #expect(try database.query("SELECT cents_to_text(1250)") == [["12.50 EUR; net"]])
-            #expect(try database.query("SELECT enum_range(NULL::order_status)::text") == [["{pending,paid,shipped,cancelled}"]])
+            #expect(
+                try database.query("SELECT enum_range(NULL::order_status)::text") == [
+                    ["{pending,paid,shipped,cancelled}"]
+                ])
         }
     }
 
@@ -55,20 +69,27 @@ struct DrizzleCompatibilityTests {
                 SELECT column_name, data_type, is_nullable, coalesce(column_default, '') FROM information_schema.columns
                 WHERE table_schema = 'drizzle' AND table_name = '__drizzle_migrations' ORDER BY ordinal_position
                 """)
-            #expect(columns == [
-                ["id", "integer", "NO", "nextval('drizzle.__drizzle_migrations_id_seq'::regclass)"],
-                ["hash", "text", "NO", ""],
-                ["created_at", "bigint", "YES", ""],
-            ])
-            #expect(try database.query(
-                "SELECT conname, contype FROM pg_constraint WHERE conrelid = 'drizzle.__drizzle_migrations'::regclass"
-                    // PostgreSQL 18 records NOT NULL as constraints too; Drizzle's table gets the same ones.
-                    + " AND contype <> 'n'") == [["__drizzle_migrations_pkey", "p"]])
-            #expect(try database.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'drizzle'::regnamespace") == [["3"]])
+            #expect(
+                columns == [
+                    ["id", "integer", "NO", "nextval('drizzle.__drizzle_migrations_id_seq'::regclass)"],
+                    ["hash", "text", "NO", ""],
+                    ["created_at", "bigint", "YES", ""],
+                ])
+            #expect(
+                try database.query(
+                    "SELECT conname, contype FROM pg_constraint WHERE conrelid = 'drizzle.__drizzle_migrations'::regclass"
+                        // PostgreSQL 18 records NOT NULL as constraints too; Drizzle's table gets the same ones.
+                        + " AND contype <> 'n'") == [["__drizzle_migrations_pkey", "p"]])
+            #expect(
+                try database.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'drizzle'::regnamespace") == [
+                    ["3"]
+                ])
         }
     }
 
-    @Test("rows inserted the way Drizzle inserts them for the first k entries: up applies only the rest", arguments: [1, 3, 5])
+    @Test(
+        "rows inserted the way Drizzle inserts them for the first k entries: up applies only the rest",
+        arguments: [1, 3, 5])
     func interopFromDrizzle(k: Int) throws {
         try withDatabase { database in
             let folder = try DrizzleFolder.copy(ofShared: "basic")
@@ -86,12 +107,14 @@ struct DrizzleCompatibilityTests {
             for index in 0..<k {
                 let sql = try String(contentsOfFile: folder.path + "/\(tags[index]).sql", encoding: .utf8)
                 script += sql.replacingOccurrences(of: "--> statement-breakpoint", with: "\n") + ";\n"
-                script += "insert into \"drizzle\".\"__drizzle_migrations\" (\"hash\", \"created_at\") values('\(expected[index][0])', \(expected[index][1]));\n"
+                script +=
+                    "insert into \"drizzle\".\"__drizzle_migrations\" (\"hash\", \"created_at\") values('\(expected[index][0])', \(expected[index][1]));\n"
             }
             script += "COMMIT;"
             try database.query(script)
 
-            let result = try MigratorProcess.run(["up"], environment: migratorEnvironment(database: database, folder: folder))
+            let result = try MigratorProcess.run(
+                ["up"], environment: migratorEnvironment(database: database, folder: folder))
             #expect(result.exitCode == 0, "\(result.output)")
             let applied = try result.events("migration.applied").map { $0["migration"] as! String }
             #expect(applied == Array(tags[k...]))
@@ -104,11 +127,14 @@ struct DrizzleCompatibilityTests {
         try withDatabase { database in
             let folder = try DrizzleFolder.copy(ofShared: "basic")
             defer { folder.remove() }
-            try folder.append(.init(
-                tag: "0006_ship_first_order",
-                sql: "UPDATE \"orders\" SET \"status\" = 'shipped', \"shipped_at\" = now() WHERE \"status\" = 'paid';",
-                when: 1_736_330_400_444))
-            let result = try MigratorProcess.run(["up"], environment: migratorEnvironment(database: database, folder: folder))
+            try folder.append(
+                .init(
+                    tag: "0006_ship_first_order",
+                    sql:
+                        "UPDATE \"orders\" SET \"status\" = 'shipped', \"shipped_at\" = now() WHERE \"status\" = 'paid';",
+                    when: 1_736_330_400_444))
+            let result = try MigratorProcess.run(
+                ["up"], environment: migratorEnvironment(database: database, folder: folder))
             #expect(result.exitCode == 0, "\(result.output)")
             #expect(try database.query("SELECT count(*) FROM orders WHERE status = 'shipped'") == [["1"]])
             #expect(try database.trackingRows().count == 7)

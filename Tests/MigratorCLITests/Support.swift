@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 extension Tag {
     @Tag static var postgres: Self
@@ -17,7 +17,9 @@ func withDatabase<T>(_ body: (TestDatabase) throws -> T) throws -> T {
 
 /// Every stdout line is one JSON object with the contract's keys, `run.finished` is last with the exit
 /// code, and the password appears nowhere in stdout or stderr.
-func expectWellFormedRun(_ result: MigratorProcess.Result, password: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectWellFormedRun(
+    _ result: MigratorProcess.Result, password: String, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let lines = try result.logLines()
     #expect(!lines.isEmpty, sourceLocation: sourceLocation)
     for line in lines {

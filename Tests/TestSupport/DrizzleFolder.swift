@@ -27,7 +27,8 @@ public struct DrizzleFolder {
         let entries = files.enumerated().map { index, file in
             "{\"idx\":\(index),\"version\":\"7\",\"when\":\(file.when),\"tag\":\"\(file.tag)\",\"breakpoints\":true}"
         }
-        let text = journal ?? "{\"version\":\"7\",\"dialect\":\"postgresql\",\"entries\":[\(entries.joined(separator: ","))]}"
+        let text =
+            journal ?? "{\"version\":\"7\",\"dialect\":\"postgresql\",\"entries\":[\(entries.joined(separator: ","))]}"
         try Data(text.utf8).write(to: directory.appendingPathComponent("meta/_journal.json"))
         path = directory.path
     }

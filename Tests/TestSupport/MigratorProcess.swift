@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process (normally `migrator`) started with `posix_spawn` and reaped with `waitpid`, the way

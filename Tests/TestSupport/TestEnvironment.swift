@@ -5,7 +5,9 @@ import Foundation
 public enum TestEnvironment {
     /// Superuser URL of the throwaway PostgreSQL cluster.
     public static var adminURL: String? { nonEmpty("MIGRATOR_TEST_DATABASE_URL") }
-    public static var isCI: Bool { ["true", "1"].contains(ProcessInfo.processInfo.environment["CI"]?.lowercased() ?? "") }
+    public static var isCI: Bool {
+        ["true", "1"].contains(ProcessInfo.processInfo.environment["CI"]?.lowercased() ?? "")
+    }
     /// True when PostgreSQL tests must run: the server is there, or CI demands it (and then fails loudly).
     public static var postgresTestsEnabled: Bool { adminURL != nil || isCI }
 
