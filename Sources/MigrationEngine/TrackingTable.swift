@@ -121,10 +121,6 @@ func quoteIdentifier(_ name: String) -> String {
     quote(name, with: UInt8(ascii: "\""))
 }
 
-func quoteLiteral(_ text: String) -> String {
-    quote(text, with: UInt8(ascii: "'"))
-}
-
 /// `text` between two `quote`s, inner ones doubled. Byte-wise: `String.replacing` cost more than
 /// everything else that builds a file's SQL, and every file names the tracking table twice.
 private func quote(_ text: String, with quote: UInt8) -> String {
