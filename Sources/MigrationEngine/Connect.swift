@@ -10,6 +10,17 @@ public enum DatabaseConnector {
         to connectionString: String, settings: Settings, interruption: Interruption, logger: Logger,
         applicationName: String = "migrator"
     ) throws(MigrationError) -> Connection {
+        try start(
+            to: connectionString, settings: settings, interruption: interruption, applicationName: applicationName
+        ).finish(logger: logger)
+    }
+
+    /// Validates the URL and makes the first attempt in the background (see `ConnectAttempt`);
+    /// `finish` reports it and goes on retrying. A bad URL throws here, before anything starts.
+    public static func start(
+        to connectionString: String, settings: Settings, interruption: Interruption,
+        applicationName: String = "migrator"
+    ) throws(MigrationError) -> PendingConnection {
         let info: ConnectionInfo
         do {
             info = try ConnectionInfo(parsing: connectionString)
@@ -19,15 +30,52 @@ public enum DatabaseConnector {
         if let password = info.password { Redaction.shared.register(password) }
         let started = ContinuousClock.now
         let deadline = started + settings.connectTimeout
+        return PendingConnection(
+            connectionString: connectionString, info: info, settings: settings, interruption: interruption,
+            applicationName: applicationName, started: started, deadline: deadline,
+            firstAttempt: ConnectAttempt(
+                to: connectionString, applicationName: applicationName, deadline: deadline,
+                interruption: interruption))
+    }
+
+    static func loginFailureKind(_ error: PostgresError) -> String {
+        switch error.sqlState {
+        case "28P01": "wrong password"
+        case "3D000": "the database does not exist"
+        case "42501": "no CONNECT privilege"
+        default: "the role or client is not allowed"
+        }
+    }
+}
+
+/// A connection being made: the first attempt runs in the background until `finish` (or `abandon`).
+public struct PendingConnection {
+    let connectionString: String
+    let info: ConnectionInfo
+    let settings: Settings
+    let interruption: Interruption
+    let applicationName: String
+    let started: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
+    let firstAttempt: ConnectAttempt
+
+    /// Gives up on the connection (the run failed before it needed one).
+    public func abandon() { firstAttempt.abandon() }
+
+    /// Waits for the first attempt, then retries transient failures until the connect timeout.
+    public func finish(logger: Logger) throws(MigrationError) -> Connection {
         var delay = Duration.milliseconds(250)
         var attempt = 1
         // The attempt cut short by the deadline only says "timed out"; the operator needs the cause.
         var lastCause: String?
         while true {
             do {
-                let connection = try Connection.connect(
-                    to: connectionString, applicationName: applicationName, deadline: deadline,
-                    interruption: interruption)
+                let connection =
+                    attempt == 1
+                    ? try firstAttempt.wait()
+                    : try Connection.connect(
+                        to: connectionString, applicationName: applicationName, deadline: deadline,
+                        interruption: interruption)
                 logger.event(
                     .info, "database.connected", "connected to \(info.redacted)",
                     [
@@ -46,7 +94,7 @@ public enum DatabaseConnector {
                 if error.isPermanentLoginFailure {
                     throw MigrationError(
                         .database,
-                        "\(info.redacted) refused the login (\(loginFailureKind(error))), not retrying: \(error.message)"
+                        "\(info.redacted) refused the login (\(DatabaseConnector.loginFailureKind(error))), not retrying: \(error.message)"
                     )
                 }
                 if error.code != .connectionTimeout { lastCause = error.message }
@@ -72,15 +120,6 @@ public enum DatabaseConnector {
                 delay = min(delay * 2, .seconds(5))
                 attempt += 1
             }
-        }
-    }
-
-    private static func loginFailureKind(_ error: PostgresError) -> String {
-        switch error.sqlState {
-        case "28P01": "wrong password"
-        case "3D000": "the database does not exist"
-        case "42501": "no CONNECT privilege"
-        default: "the role or client is not allowed"
         }
     }
 }

@@ -67,7 +67,8 @@ public final class Connection: @unchecked Sendable {
         to connectionString: String,
         applicationName: String = "migrator",
         deadline: ContinuousClock.Instant,
-        interruption: Interruption? = nil
+        interruption: Interruption? = nil,
+        abandoned: (() -> Bool)? = nil
     ) throws(PostgresError) -> Connection {
         let info = try ConnectionInfo(parsing: connectionString)
         let keywords = ["dbname", "client_encoding", "fallback_application_name"]
@@ -98,7 +99,7 @@ public final class Connection: @unchecked Sendable {
                 let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
                 var ready = false
                 while !ready {
-                    if interruption?.isTriggered == true {
+                    if interruption?.isTriggered == true || abandoned?() == true {
                         PQfinish(raw)
                         throw PostgresError(code: .cancelled, message: "interrupted while connecting")
                     }

@@ -17,25 +17,27 @@ struct MigratorCommand: ParsableCommand {
     )
 }
 
-/// A subcommand that connects and works through `Execution`, which owns logging, the exit code
+/// What a connecting command does, as plain values: built from parsed arguments, or without the
+/// parser for the deploy's own invocation (`QuickStart`). `Execution` owns logging, the exit code
 /// and `run.finished`.
-protocol RunnableCommand: ParsableCommand {
-    var options: CommonOptions { get }
-    var name: String { get }
+struct Invocation {
+    var name: String
+    var options: OptionValues
     /// Where people-facing output goes decides where logs go (see `Execution`).
-    var writesReportToStdout: Bool { get }
-    func work(_ run: Execution, _ migrator: Migrator) throws
+    var writesReportToStdout = false
     /// Command flags that change the engine's settings (dry runs, out-of-order).
-    func adjust(_ settings: inout Settings)
-}
+    var adjust: (inout Settings) -> Void = { _ in }
+    var work: (Execution, Migrator) throws -> Void
 
-extension RunnableCommand {
-    var writesReportToStdout: Bool { false }
-    func adjust(_ settings: inout Settings) {}
     func execute(signals: SignalWatcher) -> Int32 {
         Execution(command: name, options: options, signals: signals, logsToStderr: writesReportToStdout)
-            .run(adjust: adjust) { run, migrator in try work(run, migrator) }
+            .run(adjust: adjust, work)
     }
+}
+
+/// A subcommand that connects to the database.
+protocol RunnableCommand: ParsableCommand {
+    var invocation: Invocation { get }
 }
 
 struct Up: RunnableCommand {
@@ -47,15 +49,18 @@ struct Up: RunnableCommand {
     @Flag(help: "Apply pending migrations older than the newest recorded one (Drizzle skips them silently).")
     var allowOutOfOrder = false
 
-    var name: String { "up" }
-
-    func work(_ run: Execution, _ migrator: Migrator) throws {
-        try migrator.up()
+    var invocation: Invocation {
+        Self.invocation(options: options.values, dryRun: dryRun, allowOutOfOrder: allowOutOfOrder)
     }
 
-    func adjust(_ settings: inout Settings) {
-        settings.dryRun = dryRun
-        if allowOutOfOrder { settings.allowOutOfOrder = true }
+    static func invocation(options: OptionValues, dryRun: Bool = false, allowOutOfOrder: Bool = false) -> Invocation {
+        Invocation(
+            name: "up", options: options,
+            adjust: { settings in
+                settings.dryRun = dryRun
+                if allowOutOfOrder { settings.allowOutOfOrder = true }
+            },
+            work: { _, migrator in try migrator.up() })
     }
 }
 
@@ -66,15 +71,16 @@ struct Status: RunnableCommand {
     @OptionGroup var options: CommonOptions
     @Flag(help: "One JSON document on stdout (logs go to stderr).") var json = false
 
-    var name: String { "status" }
-    var writesReportToStdout: Bool { true }
+    var invocation: Invocation { Self.invocation(options: options.values, json: json) }
 
-    func work(_ run: Execution, _ migrator: Migrator) throws {
-        // Drift is reported, not fatal: status is for looking; `verify` is the gate.
-        let (plan, tableExists) = try migrator.plan()
-        let report = StatusReport(
-            plan: plan, tableExists: tableExists, database: run.databaseName, table: run.tableName)
-        print(json ? report.json() : report.text(), terminator: "")
+    static func invocation(options: OptionValues, json: Bool = false) -> Invocation {
+        Invocation(name: "status", options: options, writesReportToStdout: true) { run, migrator in
+            // Drift is reported, not fatal: status is for looking; `verify` is the gate.
+            let (plan, tableExists) = try migrator.plan()
+            let report = StatusReport(
+                plan: plan, tableExists: tableExists, database: run.databaseName, table: run.tableName)
+            print(json ? report.json() : report.text(), terminator: "")
+        }
     }
 }
 
@@ -84,14 +90,16 @@ struct Verify: RunnableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    var name: String { "verify" }
+    var invocation: Invocation { Self.invocation(options: options.values) }
 
-    func work(_ run: Execution, _ migrator: Migrator) throws {
-        let (plan, _) = try migrator.plan()
-        try migrator.check(plan, action: "fix the drift before deploying")
-        run.logger.event(
-            .info, "verify.ok", "recorded history matches the folder",
-            ["applied": .int(plan.appliedCount), "pending": .int(plan.pending.count)])
+    static func invocation(options: OptionValues) -> Invocation {
+        Invocation(name: "verify", options: options) { run, migrator in
+            let (plan, _) = try migrator.plan()
+            try migrator.check(plan, action: "fix the drift before deploying")
+            run.logger.event(
+                .info, "verify.ok", "recorded history matches the folder",
+                ["applied": .int(plan.appliedCount), "pending": .int(plan.pending.count)])
+        }
     }
 }
 
@@ -103,13 +111,12 @@ struct Baseline: RunnableCommand {
     @Option(help: "Record entries up to and including this tag (default: all).") var through: String?
     @Flag(help: "Show what would be recorded; change nothing.") var dryRun = false
 
-    var name: String { "baseline" }
-
-    func work(_ run: Execution, _ migrator: Migrator) throws {
-        try migrator.baseline(through: through)
+    var invocation: Invocation {
+        let (through, dryRun) = (through, dryRun)
+        return Invocation(
+            name: "baseline", options: options.values, adjust: { $0.dryRun = dryRun },
+            work: { _, migrator in try migrator.baseline(through: through) })
     }
-
-    func adjust(_ settings: inout Settings) { settings.dryRun = dryRun }
 }
 
 struct Forget: RunnableCommand {
@@ -121,13 +128,12 @@ struct Forget: RunnableCommand {
     @Flag(help: "Show the row that would be deleted; change nothing.") var dryRun = false
     @Flag(help: "Delete it even when newer rows exist (the entry then becomes out of order).") var force = false
 
-    var name: String { "forget" }
-
-    func work(_ run: Execution, _ migrator: Migrator) throws {
-        try migrator.forget(tag: tag, force: force)
+    var invocation: Invocation {
+        let (tag, force, dryRun) = (tag, force, dryRun)
+        return Invocation(
+            name: "forget", options: options.values, adjust: { $0.dryRun = dryRun },
+            work: { _, migrator in try migrator.forget(tag: tag, force: force) })
     }
-
-    func adjust(_ settings: inout Settings) { settings.dryRun = dryRun }
 }
 
 enum MigratorVersion {

@@ -19,7 +19,7 @@ struct Configuration {
     var settings: Settings
     var environment: [String: String]
 
-    init(options: CommonOptions, environment: [String: String]) throws(ConfigurationError) {
+    init(options: OptionValues, environment: [String: String]) throws(ConfigurationError) {
         func value(_ flag: String?, _ variable: String) -> String? {
             if let flag { return flag }
             if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
@@ -78,7 +78,7 @@ struct Configuration {
     }
 
     /// Resolved separately and first, so that even a configuration error is logged in the asked-for format.
-    static func logging(options: CommonOptions, environment: [String: String]) throws(ConfigurationError) -> (
+    static func logging(options: OptionValues, environment: [String: String]) throws(ConfigurationError) -> (
         LogFormat, Logger.Level
     ) {
         let formatText =

@@ -8,7 +8,7 @@ import StructuredLogging
 /// `ExitStatus`, so a run always ends with exactly one `run.finished`.
 final class Execution {
     let command: String
-    let options: CommonOptions
+    let options: OptionValues
     let signals: SignalWatcher
     let logsToStderr: Bool
     private(set) var logger = Logger(label: "migrator")
@@ -16,7 +16,7 @@ final class Execution {
     private(set) var tableName = "?"
     private var environmentFields: Logger.Metadata = [:]
 
-    init(command: String, options: CommonOptions, signals: SignalWatcher, logsToStderr: Bool) {
+    init(command: String, options: OptionValues, signals: SignalWatcher, logsToStderr: Bool) {
         self.command = command
         self.options = options
         self.signals = signals
@@ -52,23 +52,37 @@ final class Execution {
                     "migrations_dir": "\(configuration.migrationsDir)", "table": "\(tableName)",
                     "dry_run": .bool(settings.dryRun),
                 ])
-            let folder = try MigrationFolder(path: configuration.migrationsDir)
+            // With the URL at hand, logging in (mostly waiting for the server) overlaps reading and
+            // hashing the folder. A broken folder still fails with exit 2 and the attempt is dropped
+            // before it could be used: nothing is sent to the database until the folder is whole.
+            let early = try configuration.databaseURL.map { url throws(MigrationError) in
+                try DatabaseConnector.start(to: url, settings: settings, interruption: signals.interruption)
+            }
+            let folder: MigrationFolder
+            do {
+                folder = try MigrationFolder(path: configuration.migrationsDir)
+            } catch {
+                early?.abandon()
+                throw error
+            }
             for stray in folder.strayFiles {
                 logger.event(
                     .warning, "folder.stray_file", "\(stray) is not in meta/_journal.json and will not be applied",
                     ["file": "\(stray)"])
             }
             let url: String
-            if let databaseURL = configuration.databaseURL {
+            let pending: PendingConnection
+            if let databaseURL = configuration.databaseURL, let early {
                 url = databaseURL
+                pending = early
             } else {
                 url = try fetchDatabaseURLFromSecretsManager(
                     secretId: configuration.secretID!, key: configuration.secretKey, environment: environment,
                     logger: logger)
+                pending = try DatabaseConnector.start(to: url, settings: settings, interruption: signals.interruption)
             }
             databaseName = (try? ConnectionInfo(parsing: url).redacted) ?? "?"
-            let connection = try DatabaseConnector.connect(
-                to: url, settings: settings, interruption: signals.interruption, logger: logger)
+            let connection = try pending.finish(logger: logger)
             defer { connection.close() }
             let engine = Migrator(
                 connection: connection, connectionString: url, folder: folder, settings: settings, logger: logger,

@@ -11,10 +11,13 @@ import ArgumentParser
 enum Main {
     static func main() {
         let signals = SignalWatcher.install()
+        if let invocation = QuickStart.invocation(for: CommandLine.arguments.dropFirst()) {
+            exit(invocation.execute(signals: signals))
+        }
         do {
             var command = try MigratorCommand.parseAsRoot()
             if let runnable = command as? any RunnableCommand {
-                exit(runnable.execute(signals: signals))
+                exit(runnable.invocation.execute(signals: signals))
             }
             try command.run()
             exit(0)

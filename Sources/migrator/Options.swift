@@ -27,4 +27,29 @@ struct CommonOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error (env LOG_LEVEL; default info).")
     var logLevel: String?
+
+    var values: OptionValues {
+        OptionValues(
+            databaseURL: databaseURL, secretId: secretId, secretKey: secretKey, migrationsDir: migrationsDir,
+            migrationsSchema: migrationsSchema, migrationsTable: migrationsTable, lockTimeout: lockTimeout,
+            lockWait: lockWait, statementTimeout: statementTimeout, connectTimeout: connectTimeout,
+            logFormat: logFormat, logLevel: logLevel)
+    }
+}
+
+/// The shared options as plain values: argument-parser's property wrappers can only be read after a
+/// parse, and the deploy's own invocation skips the parser (see `QuickStart`).
+struct OptionValues {
+    var databaseURL: String?
+    var secretId: String?
+    var secretKey: String?
+    var migrationsDir: String?
+    var migrationsSchema: String?
+    var migrationsTable: String?
+    var lockTimeout: String?
+    var lockWait: String?
+    var statementTimeout: String?
+    var connectTimeout: String?
+    var logFormat: String?
+    var logLevel: String?
 }
