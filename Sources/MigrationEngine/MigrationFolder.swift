@@ -13,8 +13,9 @@
 
 /// A drizzle-kit migrations folder (journal layout): `meta/_journal.json` plus one `<tag>.sql` per entry.
 ///
-/// Everything is read, validated and hashed here, before any connection is made, so a broken folder
-/// fails with exit 2 and the database is never touched (Drizzle does the same for missing files).
+/// Everything is read, validated and hashed here, before a single query is sent (the login may run
+/// meanwhile), so a broken folder fails with exit 2 and the database is never touched (Drizzle does
+/// the same for missing files).
 public struct MigrationFolder: Sendable {
     public var path: String
     public var migrations: [Migration]
