@@ -21,7 +21,8 @@
 ############################## build ##############################
 FROM swift:6.3.1-bookworm AS build
 
-# libpq and libcurl headers for the CLibPQ / CCurl system-library targets.
+# libpq and libcurl headers for the CLibPQ system-library target and the CCurl target (which opens
+# libcurl with dlopen at run time instead of linking it).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq-dev libcurl4-openssl-dev \
@@ -45,7 +46,8 @@ FROM debian:bookworm-slim AS base
 ARG RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 ARG RDS_CA_BUNDLE_SHA256=""
 
-# Only what migrator links against at run time, plus the CA store for Secrets Manager (https).
+# Only what migrator needs at run time: libpq5 (linked), libcurl4 (opened with dlopen when a secret is
+# fetched) and the CA store for Secrets Manager (https).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq5 libcurl4 ca-certificates \

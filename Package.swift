@@ -18,10 +18,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        .systemLibrary(
+        // libcurl without linking it: curl.h (from libcurl4-openssl-dev) for the types, and a function
+        // table that dlopen fills when an AWS request needs it (CCurl.c), so that runs given
+        // DATABASE_URL never load libcurl and its dependencies.
+        .target(
             name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
         // libpq's SCRAM login spends most of its time in OpenSSL 3.0's HMAC setup; see fast_hmac.c.
         .target(

@@ -9,8 +9,11 @@
 #     with the root mounted read-only (the task definitions' readonlyRootFilesystem):
 #     `migrator up` (exit 0, every journal entry recorded), `up` again (nothing pending), `status`,
 #     `verify` (exit 0), and a closed port (exit 3), against PostgreSQL over 127.0.0.1 in a database of
-#     its own. Also: `objdump -p` NEEDED names nothing beyond glibc, libstdc++/libgcc, libpq5 and
-#     libcurl4, and `ldd` inside the root resolves every library from Debian packages of that root.
+#     its own. Also: `objdump -p` NEEDED names nothing beyond glibc, libstdc++/libgcc and libpq5, and
+#     `ldd` inside the root resolves every library from Debian packages of that root. libcurl4 is not
+#     NEEDED (migrator opens libcurl.so.4 with dlopen on the Secrets Manager path only), so: the root's
+#     linker cache has libcurl.so.4 and `ldd` resolves its dependencies, and a Secrets Manager fetch
+#     against a closed port on 127.0.0.1 fails as a connection error (exit 6), not a missing libcurl.
 # (b) with --podman (or REHEARSAL_PODMAN=1): the real Dockerfile, unchanged, built with podman (runc,
 #     explicit ulimits, host network): the debootstrap root is imported under the runtime FROM name;
 #     the builder FROM name is a bookworm root with the Swift image's packages whose toolchain is this
@@ -62,7 +65,8 @@ SUITE=bookworm
 RUNTIME_PACKAGES=libpq5,libcurl4,ca-certificates
 # what the official swift:*-bookworm image installs, less lldb's python/z3 and gnupg
 BUILDER_PACKAGES=binutils,git,libc6-dev,libcurl4-openssl-dev,libedit2,libgcc-12-dev,libsqlite3-0,libstdc++-12-dev,libxml2-dev,libncurses-dev,pkg-config,tzdata,zlib1g-dev,ca-certificates
-ALLOWED_NEEDED='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpq\.so\.5|libcurl\.so\.4)$'
+# libcurl.so.4 is not among them: migrator opens it with dlopen, only when it fetches a secret
+ALLOWED_NEEDED='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpq\.so\.5)$'
 
 PASSED=0
 FAILED=0
@@ -231,15 +235,15 @@ needed_ok() {
     needed=$(objdump -p "$STRIPPED" | awk '$1 == "NEEDED" { print $2 }')
     log "NEEDED: $(echo "$needed" | tr '\n' ' ')"
     bad=$(echo "$needed" | grep -Ev "$ALLOWED_NEEDED" || true)
-    [ -z "$bad" ] || { log "NEEDED beyond glibc, libstdc++/libgcc, libpq5, libcurl4: $bad"; return 1; }
-    if ! echo "$needed" | grep -q '^libpq\.so\.5$' || ! echo "$needed" | grep -q '^libcurl\.so\.4$'; then
-        log "expected libpq.so.5 and libcurl.so.4 among NEEDED"
+    [ -z "$bad" ] || { log "NEEDED beyond glibc, libstdc++/libgcc, libpq5 (libcurl must be dlopen-ed): $bad"; return 1; }
+    if ! echo "$needed" | grep -q '^libpq\.so\.5$'; then
+        log "expected libpq.so.5 among NEEDED"
         return 1
     fi
     # no Swift runtime library: --static-swift-stdlib put it into the binary
     ! echo "$needed" | grep -q -i swift
 }
-check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5, libcurl4" needed_ok
+check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5 (not libcurl4)" needed_ok
 
 # ------------------------------------------------------------------ (a) the runtime root
 RUNTIME_CACHE=$(cached_root runtime-$SUITE "$RUNTIME_PACKAGES")
@@ -274,6 +278,17 @@ ldd_ok() {
 }
 check "ldd inside the runtime root resolves every library" ldd_ok
 
+# libcurl is opened with dlopen("libcurl.so.4"), which the linker cache must resolve at run time
+libcurl_ok() {
+    local lib
+    lib=$(chroot "$ROOT" /sbin/ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')
+    [ -n "$lib" ] || { log "libcurl.so.4 is not in the runtime root's linker cache"; return 1; }
+    chroot "$ROOT" ldd "$lib" >"$WORK/ldd-libcurl.out" 2>&1 || { cat "$WORK/ldd-libcurl.out" >&2; return 1; }
+    if grep 'not found' "$WORK/ldd-libcurl.out" >&2; then return 1; fi
+    log "libcurl.so.4 in the runtime root: $lib ($(chroot "$ROOT" dpkg -S "$(chroot "$ROOT" readlink -f "$lib")" 2>/dev/null | cut -d: -f1))"
+}
+check "runtime root: libcurl.so.4 (for dlopen) and its dependencies resolve" libcurl_ok
+
 # read-only root (readonlyRootFilesystem) with /proc, as ECS runs it
 mount --bind "$ROOT" "$ROOT" && MOUNTS+=("$ROOT")
 mount -o remount,bind,ro "$ROOT"
@@ -299,10 +314,19 @@ check "chroot: second up applied nothing" test "$(recorded_rows)" = "$JOURNAL_EN
 check "chroot: migrator status exits 0" expect_exit 0 status in_root "$DB_URL" status
 check "chroot: migrator verify exits 0" expect_exit 0 verify in_root "$DB_URL" verify
 check "chroot: unreachable database exits 3" expect_exit 3 closed-port in_root "$CLOSED_PORT_URL" up
+secret_in_root() { # the Secrets Manager path (which dlopens libcurl.so.4) against a closed port on 127.0.0.1
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/nonexistent \
+        MIGRATIONS_DIR=/app/migrations MIGRATOR_ENVIRONMENT=rehearsal DATABASE_SECRET_ID=rehearsal/no-such-secret \
+        AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIDREHEARSAL AWS_SECRET_ACCESS_KEY=rehearsal-not-a-key \
+        AWS_ENDPOINT_URL="http://127.0.0.1:$(free_port)" AWS_MAX_ATTEMPTS=1 AWS_EC2_METADATA_DISABLED=true \
+        chroot --userspec=10001:10001 "$ROOT" /usr/local/bin/migrator up
+}
+check "chroot: Secrets Manager fetch from a closed port exits 6" expect_exit 6 secret-closed-port secret_in_root
+check "chroot: ... as a connection error, so libcurl was loaded" bash -c "grep -q 'AWS network error' '$WORK/secret-closed-port.out' && ! grep -q 'cannot load libcurl' '$WORK/secret-closed-port.out' '$WORK/secret-closed-port.err'"
 check "chroot: every stdout line is JSON" python3 -c 'import json, sys
 for f in sys.argv[1:]:
     for l in open(f):
-        json.loads(l)' "$WORK/up.out" "$WORK/up-again.out" "$WORK/verify.out" "$WORK/closed-port.out"
+        json.loads(l)' "$WORK/up.out" "$WORK/up-again.out" "$WORK/verify.out" "$WORK/closed-port.out" "$WORK/secret-closed-port.out"
 check "chroot: no password in any output" bash -c "! grep -rqF -- '$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).password or "no-password-in-url")' "$DB_URL")' '$WORK'/*.out '$WORK'/*.err"
 T_A_DONE=$((SECONDS - T_A))
 log "time: (a) runtime-root rehearsal took $T_A_DONE s"
@@ -439,6 +463,7 @@ if [ "$PODMAN_MODE" = 1 ]; then
                 sha256sum /etc/ssl/certs/rds-global-bundle.pem | grep -q "^$CA_SHA "
                 test -f /app/migrations/meta/_journal.json
                 dpkg-query -W -f="\${Package}\n" libpq5 libcurl4 ca-certificates >/dev/null
+                ldconfig -p | grep -q "^[[:space:]]*libcurl\.so\.4 "  # dlopen-ed, not NEEDED
                 for t in swift swiftc gcc cc curl; do if command -v "$t"; then exit 1; fi; done
                 test ! -e /usr/include/libpq-fe.h
                 test -z "$(ls /var/lib/apt/lists | grep -v -e ^lock$ -e ^partial$ -e ^auxfiles$)"

@@ -1,8 +1,33 @@
 import CCurl
 
-/// libcurl initialises its TLS backend process-wide and not thread-safely; a global `let` runs the
-/// initialiser exactly once, on first use, under Swift's lazy-global lock.
-private let curlGlobalInitResult: CURLcode = migrator_curl_global_init()
+/// Which libcurl a `CurlTransport` calls. libcurl is not linked: CCurl opens it with `dlopen` when the
+/// first request needs it, so a run that never talks to AWS does not load it and its dependencies.
+enum CurlLibrary: Sendable {
+    /// `libcurl.so.4`, opened and `curl_global_init`-ed once per process (CCurl's `pthread_once`).
+    case shared
+    /// A library opened by name, without `curl_global_init`. For tests of the failure path only: they
+    /// name a library that does not exist.
+    case named(String)
+
+    /// libcurl's function table, or the one-line reason it cannot be had (which names the library and
+    /// the Debian package to install).
+    func load() throws(TransportError) -> OpaquePointer {
+        switch self {
+        case .shared:
+            guard let table = migrator_curl_shared() else {
+                throw TransportError(kind: .configuration, message: String(cString: migrator_curl_shared_error()))
+            }
+            return table
+        case .named(let name):
+            var reason = [CChar](repeating: 0, count: 512)
+            guard let table = migrator_curl_open(name, &reason, reason.count) else {
+                throw TransportError(
+                    kind: .configuration, message: reason.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            }
+            return table
+        }
+    }
+}
 
 /// HTTP(S) over libcurl. libcurl only carries the bytes: the request arrives already signed, because
 /// `CURLOPT_AWS_SIGV4` in the libcurl we ship (Debian 12) has signing bugs.
@@ -11,15 +36,21 @@ struct CurlTransport: HTTPTransport {
     var caBundle: String?
     /// Upper bound on a response body. A secret is at most 64 KiB; anything much larger is not AWS.
     var maxResponseBytes = 1 << 20
+    /// `.shared` except in the tests of a missing libcurl.
+    var library: CurlLibrary = .shared
+
+    /// Loads libcurl (once per process for `.shared`), so that a missing library is reported before
+    /// the first request.
+    func prepare() throws(TransportError) {
+        _ = try library.load()
+    }
 
     func send(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
-        guard curlGlobalInitResult == CURLE_OK else {
-            throw TransportError(kind: .configuration, message: "libcurl could not be initialised")
-        }
-        guard let handle = curl_easy_init() else {
+        let curl = try library.load()
+        guard let handle = migrator_curl_easy_init(curl) else {
             throw TransportError(kind: .configuration, message: "libcurl could not create a handle")
         }
-        defer { curl_easy_cleanup(handle) }
+        defer { migrator_curl_easy_cleanup(curl, handle) }
 
         let accumulator = ResponseAccumulator(limit: maxResponseBytes)
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
@@ -28,64 +59,65 @@ struct CurlTransport: HTTPTransport {
         defer { errorBuffer.deallocate() }
 
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        defer { curl_slist_free_all(headerList) }
+        defer { migrator_curl_slist_free_all(curl, headerList) }
         for header in request.headers {
             // A CR or LF in a value would let it smuggle a second header; ours never contain one.
             guard !header.name.contains(where: \.isNewline), !header.value.contains(where: \.isNewline) else {
                 throw TransportError(kind: .configuration, message: "header \(header.name) contains a line break")
             }
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+            headerList = migrator_curl_slist_append(curl, headerList, "\(header.name): \(header.value)")
         }
         // Without this libcurl may add `Expect: 100-continue` and wait a second for an answer.
-        headerList = curl_slist_append(headerList, "Expect:")
+        headerList = migrator_curl_slist_append(curl, headerList, "Expect:")
 
         var setupFailed = false
         func check(_ code: CURLcode) {
             if code != CURLE_OK { setupFailed = true }
         }
-        check(migrator_curl_setopt_string(handle, CURLOPT_URL, request.url))
-        check(migrator_curl_restrict_protocols(handle))
+        check(migrator_curl_setopt_string(curl, handle, CURLOPT_URL, request.url))
+        check(migrator_curl_restrict_protocols(curl, handle))
         // Signals would be the only way libcurl's resolver timeout works in a multi-threaded process,
         // and they are unsafe there; the threaded resolver honours the timeout without them.
-        check(migrator_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        check(migrator_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds))
-        check(migrator_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeouts.total.milliseconds))
-        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1))
-        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2))
-        check(migrator_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
-        check(migrator_curl_setopt_string(handle, CURLOPT_USERAGENT, "migrator"))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_NOSIGNAL, 1))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_TIMEOUT_MS, request.timeouts.total.milliseconds))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_SSL_VERIFYPEER, 1))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_SSL_VERIFYHOST, 2))
+        check(migrator_curl_setopt_long(curl, handle, CURLOPT_FOLLOWLOCATION, 0))
+        check(migrator_curl_setopt_string(curl, handle, CURLOPT_USERAGENT, "migrator"))
         if let caBundle {
-            check(migrator_curl_setopt_string(handle, CURLOPT_CAINFO, caBundle))
+            check(migrator_curl_setopt_string(curl, handle, CURLOPT_CAINFO, caBundle))
         }
         if request.bypassProxy {
-            check(migrator_curl_setopt_string(handle, CURLOPT_NOPROXY, "*"))
+            check(migrator_curl_setopt_string(curl, handle, CURLOPT_NOPROXY, "*"))
         }
-        check(migrator_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
-        check(migrator_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
-        check(migrator_curl_setopt_writefunction(handle, curlWriteCallback))
-        check(migrator_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
-        check(migrator_curl_setopt_headerfunction(handle, curlHeaderCallback))
-        check(migrator_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        check(migrator_curl_setopt_slist(curl, handle, CURLOPT_HTTPHEADER, headerList))
+        check(migrator_curl_setopt_writefunction(curl, handle, curlWriteCallback))
+        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_WRITEDATA, context))
+        check(migrator_curl_setopt_headerfunction(curl, handle, curlHeaderCallback))
+        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_HEADERDATA, context))
 
         switch request.method {
         case "GET":
-            check(migrator_curl_setopt_long(handle, CURLOPT_HTTPGET, 1))
+            check(migrator_curl_setopt_long(curl, handle, CURLOPT_HTTPGET, 1))
         default:
             // POSTFIELDS with an explicit size sends exactly these bytes (a signed body must not change)
             // and a Content-Length even when empty, which the IMDSv2 token PUT needs.
-            check(migrator_curl_setopt_postfieldsize(handle, request.body.count))
+            check(migrator_curl_setopt_postfieldsize(curl, handle, request.body.count))
             if request.body.isEmpty {
-                check(migrator_curl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""))
+                check(migrator_curl_setopt_string(curl, handle, CURLOPT_COPYPOSTFIELDS, ""))
             } else {
                 request.body.withUnsafeBytes { buffer in
                     // COPYPOSTFIELDS copies now, so the buffer need not outlive this closure.
                     check(
                         migrator_curl_setopt_pointer(
-                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress)))
+                            curl, handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+                    )
                 }
             }
             if request.method != "POST" {
-                check(migrator_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method))
+                check(migrator_curl_setopt_string(curl, handle, CURLOPT_CUSTOMREQUEST, request.method))
             }
         }
         guard !setupFailed else {
@@ -93,17 +125,19 @@ struct CurlTransport: HTTPTransport {
                 kind: .configuration, message: "libcurl rejected an option (\(request.method) request)")
         }
 
-        let result = withExtendedLifetime(accumulator) { curl_easy_perform(handle) }
+        let result = withExtendedLifetime(accumulator) { migrator_curl_easy_perform(curl, handle) }
         guard result == CURLE_OK else {
-            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator)
+            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator, curl: curl)
         }
         var status = 0
-        _ = migrator_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        _ = migrator_curl_getinfo_long(curl, handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: accumulator.headers, body: accumulator.body)
     }
 
-    private static func error(for code: CURLcode, detail: String, accumulator: ResponseAccumulator) -> TransportError {
-        let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+    private static func error(
+        for code: CURLcode, detail: String, accumulator: ResponseAccumulator, curl: OpaquePointer
+    ) -> TransportError {
+        let text = detail.isEmpty ? String(cString: migrator_curl_easy_strerror(curl, code)) : detail
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
             return TransportError(kind: .timeout, message: "timed out: \(text)")

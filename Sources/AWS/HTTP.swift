@@ -77,5 +77,13 @@ struct TransportError: Error, Sendable {
 /// Sends one request and returns the complete response. Synchronous on purpose: `migrator` does one
 /// thing at a time, and a blocking call keeps the transport free of event loops and threads.
 protocol HTTPTransport: Sendable {
+    /// Fails if the transport cannot send at all (`CurlTransport`: libcurl cannot be loaded). Called
+    /// before the credential chain, so that such a failure is reported as itself and not as, say, an
+    /// unreachable instance metadata endpoint on the way to "no credentials found".
+    func prepare() throws(TransportError)
     func send(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse
+}
+
+extension HTTPTransport {
+    func prepare() throws(TransportError) {}
 }

@@ -75,6 +75,11 @@ struct SecretsManagerClient: Sendable {
 
     func getSecretValue(secretId: String, versionStage: String? = nil) throws(AWSError) -> GetSecretValueOutput {
         let body = Self.requestBody(secretId: secretId, versionStage: versionStage)
+        do {
+            try context.transport.prepare()
+        } catch {
+            throw error.awsError
+        }
         var (credentials, _) = try credentialsChain.resolve(context)
         var refreshedCredentials = false
         var attempt = 1
