@@ -9,11 +9,12 @@
 #     with the root mounted read-only (the task definitions' readonlyRootFilesystem):
 #     `migrator up` (exit 0, every journal entry recorded), `up` again (nothing pending), `status`,
 #     `verify` (exit 0), and a closed port (exit 3), against PostgreSQL over 127.0.0.1 in a database of
-#     its own. Also: `objdump -p` NEEDED names nothing beyond glibc, libstdc++/libgcc and libpq5, and
-#     `ldd` inside the root resolves every library from Debian packages of that root. libcurl4 is not
-#     NEEDED (migrator opens libcurl.so.4 with dlopen on the Secrets Manager path only), so: the root's
-#     linker cache has libcurl.so.4 and `ldd` resolves its dependencies, and a Secrets Manager fetch
-#     against a closed port on 127.0.0.1 fails as a connection error (exit 6), not a missing libcurl.
+#     its own. Also: `objdump -p` NEEDED names nothing beyond glibc, libstdc++/libgcc, libpq5 and
+#     libcrypto (libssl3, a dependency of libpq5), and `ldd` inside the root resolves every library
+#     from Debian packages of that root. libcurl4 is not NEEDED (migrator opens libcurl.so.4 with
+#     dlopen on the Secrets Manager path only), so: the root's linker cache has libcurl.so.4 and `ldd`
+#     resolves its dependencies, and a Secrets Manager fetch against a closed port on 127.0.0.1 fails
+#     as a connection error (exit 6), not a missing libcurl.
 # (b) with --podman (or REHEARSAL_PODMAN=1): the real Dockerfile, unchanged, built with podman (runc,
 #     explicit ulimits, host network): the debootstrap root is imported under the runtime FROM name;
 #     the builder FROM name is a bookworm root with the Swift image's packages whose toolchain is this
@@ -65,8 +66,9 @@ SUITE=bookworm
 RUNTIME_PACKAGES=libpq5,libcurl4,ca-certificates
 # what the official swift:*-bookworm image installs, less lldb's python/z3 and gnupg
 BUILDER_PACKAGES=binutils,git,libc6-dev,libcurl4-openssl-dev,libedit2,libgcc-12-dev,libsqlite3-0,libstdc++-12-dev,libxml2-dev,libncurses-dev,pkg-config,tzdata,zlib1g-dev,ca-certificates
-# libcurl.so.4 is not among them: migrator opens it with dlopen, only when it fetches a secret
-ALLOWED_NEEDED='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpq\.so\.5)$'
+# libcurl.so.4 is not among them: migrator opens it with dlopen, only when it fetches a secret.
+# libcrypto.so.3 (libssl3, which libpq5 depends on): CFastHMAC links it.
+ALLOWED_NEEDED='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libpq\.so\.5|libcrypto\.so\.3)$'
 
 PASSED=0
 FAILED=0
@@ -235,7 +237,7 @@ needed_ok() {
     needed=$(objdump -p "$STRIPPED" | awk '$1 == "NEEDED" { print $2 }')
     log "NEEDED: $(echo "$needed" | tr '\n' ' ')"
     bad=$(echo "$needed" | grep -Ev "$ALLOWED_NEEDED" || true)
-    [ -z "$bad" ] || { log "NEEDED beyond glibc, libstdc++/libgcc, libpq5 (libcurl must be dlopen-ed): $bad"; return 1; }
+    [ -z "$bad" ] || { log "NEEDED beyond glibc, libstdc++/libgcc, libpq5, libcrypto (libcurl must be dlopen-ed): $bad"; return 1; }
     if ! echo "$needed" | grep -q '^libpq\.so\.5$'; then
         log "expected libpq.so.5 among NEEDED"
         return 1
@@ -243,7 +245,7 @@ needed_ok() {
     # no Swift runtime library: --static-swift-stdlib put it into the binary
     ! echo "$needed" | grep -q -i swift
 }
-check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5 (not libcurl4)" needed_ok
+check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5, libcrypto (not libcurl4)" needed_ok
 
 # ------------------------------------------------------------------ (a) the runtime root
 RUNTIME_CACHE=$(cached_root runtime-$SUITE "$RUNTIME_PACKAGES")
