@@ -90,30 +90,47 @@ struct LoginTests {
         defer { database.drop() }
         let method = try database.query(
             "SELECT auth_method FROM pg_hba_file_rules WHERE type = 'host' AND address = '127.0.0.1' LIMIT 1")
-        let before = migrator_fast_hmac_keys()
-        // Logins from several threads at once: the fast path keeps no state between contexts.
+        // Logins from several threads at once: the fast path keeps no state between contexts. The
+        // key counter is per thread, so each login is checked on its own: one key per PBKDF2
+        // iteration (4096 on PostgreSQL 15, more where the server asks for more).
         let logins = 6
         let failures = Locked(0)
         DispatchQueue.concurrentPerform(iterations: logins) { _ in
+            let before = migrator_fast_hmac_keys()
             do {
                 let connection = try database.connect()
                 defer { connection.close() }
-                if try connection.query("SELECT 1").scalar != "1" { failures.mutate { $0 += 1 } }
+                if try connection.query("SELECT 1").scalar != "1" || migrator_fast_hmac_keys() - before < 4096 {
+                    failures.mutate { $0 += 1 }
+                }
             } catch {
                 failures.mutate { $0 += 1 }
             }
         }
         #expect(failures.value == 0)
-        // The test cluster asks for SCRAM over TCP (scripts/lib/common.sh); one key per PBKDF2
-        // iteration (4096 on PostgreSQL 15) for each login.
+        // The test cluster asks for SCRAM over TCP (scripts/lib/common.sh).
         #expect(method.first?.first == "scram-sha-256")
-        #expect(migrator_fast_hmac_keys() - before >= UInt(4096 * logins))
         let wrong = database.url(withPassword: database.password + "x")
         #expect {
             try Connection.connect(to: wrong, deadline: .now + .seconds(10)).close()
         } throws: { error in
             (error as? PostgresError)?.sqlState == "28P01"
         }
+    }
+
+    @Test(
+        "over TLS (sslmode=require, TLS 1.2 or 1.3 as the server offers) the login is the same",
+        .enabled(if: TestEnvironment.postgresTestsEnabled))
+    func scramLoginOverTLS() throws {
+        let database = try TestDatabase.create(prefix: "login")
+        defer { database.drop() }
+        let before = migrator_fast_hmac_keys()
+        let separator = database.url.contains("?") ? "&" : "?"
+        let connection = try Connection.connect(
+            to: database.url + separator + "sslmode=require", deadline: .now + .seconds(10))
+        defer { connection.close() }
+        #expect(try connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").scalar == "t")
+        #expect(migrator_fast_hmac_keys() - before >= 4096)
     }
 
     @Test("a background attempt hands over a working connection", .enabled(if: TestEnvironment.postgresTestsEnabled))

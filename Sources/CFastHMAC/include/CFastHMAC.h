@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-/// How many HMAC-SHA-256 keys this process has set up on the fast path (see fast_hmac.c). A
+/// How many HMAC-SHA-256 keys the calling thread has set up on the fast path (see fast_hmac.c). A
 /// password login through libpq's SCRAM sets up thousands; tests read this to prove the path ran.
 unsigned long migrator_fast_hmac_keys(void);
 
