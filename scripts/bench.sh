@@ -54,7 +54,7 @@ finish() {
 }
 trap finish EXIT
 
-ensure_debs libpq-dev libcurl4-openssl-dev postgresql postgresql-client hyperfine time binutils
+ensure_debs libpq-dev libcurl4-openssl-dev postgresql postgresql-client hyperfine time binutils openssl
 ensure_dbmate
 
 if [ -n "$BINARY" ]; then

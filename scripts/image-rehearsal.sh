@@ -173,7 +173,7 @@ if [ -n "${MIGRATOR_TEST_DATABASE_URL:-}" ]; then
     ADMIN_URL=$MIGRATOR_TEST_DATABASE_URL
     log "using PostgreSQL at MIGRATOR_TEST_DATABASE_URL"
 else
-    ensure_debs postgresql
+    ensure_debs postgresql openssl
     OWN_POSTGRES=1
     PG_DIR=""
     PG_PORT=""

@@ -25,7 +25,7 @@ if $image_mode; then
         die "--image needs a running Docker engine; without one, scripts/image-rehearsal.sh rehearses the image with debootstrap and podman"
     fi
     : "${RDS_CA_BUNDLE_SHA256:?set RDS_CA_BUNDLE_SHA256, the pinned checksum of the RDS CA bundle (README, Deploy to ECS)}"
-    ensure_debs postgresql
+    ensure_debs postgresql openssl
     log "building the image migrator:rehearsal"
     docker build --build-arg RDS_CA_BUNDLE_SHA256 --build-arg MIGRATIONS_DIR="${MIGRATIONS_DIR:-migrations}" \
         -t migrator:rehearsal .
@@ -35,7 +35,7 @@ if $image_mode; then
     unset MIGRATIONS_DIR
 else
     ensure_swift
-    ensure_debs libpq-dev libcurl4-openssl-dev postgresql pkg-config
+    ensure_debs libpq-dev libcurl4-openssl-dev postgresql pkg-config openssl
     log "building migrator (debug)"
     swift build --product migrator
     bin=$(swift build --product migrator --show-bin-path)/migrator

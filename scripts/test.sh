@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/moto.sh
 
 ensure_swift
-ensure_debs libpq-dev libcurl4-openssl-dev postgresql pgbouncer
+ensure_debs libpq-dev libcurl4-openssl-dev postgresql pgbouncer openssl
 
 cleanup() { stop_moto; stop_postgres; }
 trap cleanup EXIT

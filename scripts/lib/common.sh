@@ -86,7 +86,16 @@ start_postgres() {
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 ||
         { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
     rm -f "$PG_DIR/pwfile"
+    # TLS as on RDS: libpq's default sslmode=prefer then logs in over TLS, so the tests exercise the
+    # TLS handshake and SCRAM together (URLs with sslmode=disable, as in the benchmark, do not).
+    openssl req -new -x509 -days 2 -nodes -subj "/CN=localhost" -keyout "$PG_DIR/data/server.key" \
+        -out "$PG_DIR/data/server.crt" >/dev/null 2>&1 || die "openssl could not make the test server's certificate"
+    chmod 600 "$PG_DIR/data/server.key"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$PG_DIR/data/server.key" "$PG_DIR/data/server.crt"
     cat >>"$PG_DIR/data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_DIR'
