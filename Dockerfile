@@ -22,7 +22,8 @@
 FROM swift:6.3.1-bookworm AS build
 
 # libpq and libcurl headers for the CLibPQ system-library target and the CCurl target (which opens
-# libcurl with dlopen at run time instead of linking it).
+# libcurl with dlopen at run time instead of linking it); libpq-dev brings libssl-dev, whose headers
+# CFastHMAC uses. The release link uses lld, which the Swift toolchain in this image ships.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq-dev libcurl4-openssl-dev \
