@@ -67,6 +67,25 @@ struct BadInputTests {
             environment: ["MIGRATIONS_DIR": "/nonexistent/migrations"])
     }
 
+    @Test("broken folder while the database never answers the login: exit 2 at once, not at the connect timeout")
+    func brokenFolderSilentDatabase() throws {
+        // The login starts while the folder is read; the folder's error must not wait for it.
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let started = ContinuousClock.now
+        let result = try Spawned.runMigrator(
+            ["up"],
+            environment: [
+                "DATABASE_URL": "postgres://u:pw-never-shown@127.0.0.1:\(listener.port)/db",
+                "MIGRATIONS_DIR": "/nonexistent/migrations", "MIGRATOR_CONNECT_TIMEOUT": "60s",
+            ], timeout: .seconds(30))
+        #expect(result.exitCode == 2, "\(result.output)")
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(result.finalError.contains("/nonexistent/migrations"))
+        #expect(result.count("database.connected") == 0)
+        expectNoPassword(result, "pw-never-shown")
+    }
+
     @Test("journal that is not JSON: exit 2 naming meta/_journal.json")
     func journalNotJSON() throws {
         try Self.expectRejected(
