@@ -36,6 +36,8 @@ RUN swift package resolve
 
 COPY Sources ./Sources
 COPY Tests ./Tests
+# The release link's symbol order (Package.swift).
+COPY scripts/startup.order ./scripts/startup.order
 RUN swift build -c release --static-swift-stdlib --product migrator \
     && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/migrator" /out/migrator \
     && strip /out/migrator \

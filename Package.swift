@@ -65,11 +65,20 @@ let package = Package(
             // the loader reads at every start into 8 KB, and exporting only what shared libraries
             // need (the HMAC functions libpq binds to) drops 7,000 dynamic symbols. Measured on the
             // stripped binary: 19.2 -> 16.9 MB, and a faster start.
+            // scripts/startup.order (written by scripts/startup-order.sh from callgrind profiles) puts
+            // the functions a no-op `up` runs next to each other: the kernel maps 64 KB around every
+            // page of code a start touches, and they were spread over 11 MB. Measured on the no-op
+            // run (stripped, median of 11): peak RSS 19.8 -> 17.5 MiB, of it the binary's code pages
+            // 5.4 -> 3.1 MiB; page faults 1232 -> 1200; time and size unchanged. (Most of the 3.1 MiB
+            // left is libswiftCore's and Foundation's one large .text section each, which lld cannot
+            // reorder.)
             linkerSettings: [
                 .unsafeFlags(
                     [
                         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker",
                         "--no-export-dynamic",
+                        "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/startup.order",
+                        "-Xlinker", "--no-warn-symbol-ordering",
                     ],
                     .when(platforms: [.linux], configuration: .release))
             ]
