@@ -28,7 +28,7 @@ let package = Package(
         // libpq's SCRAM login spends most of its time in OpenSSL 3.0's HMAC setup; see fast_hmac.c.
         .target(
             name: "CFastHMAC",
-            linkerSettings: [.linkedLibrary("crypto")]
+            linkerSettings: [.linkedLibrary("crypto", .when(platforms: [.linux]))]
         ),
         .target(
             name: "StructuredLogging",
@@ -64,7 +64,8 @@ let package = Package(
             // Release links with lld: packed relative relocations (DT_RELR) turn 2 MB of RELA records
             // the loader reads at every start into 8 KB, and exporting only what shared libraries
             // need (the HMAC functions libpq binds to) drops 7,000 dynamic symbols. Measured on the
-            // stripped binary: 19.2 -> 16.9 MB, and a faster start.
+            // stripped binary: 19.2 -> 16.9 MB, and a faster start. DT_RELR needs glibc >= 2.36 where
+            // the binary runs (Debian 12, the image's base, has 2.36).
             // scripts/startup.order (written by scripts/startup-order.sh from callgrind profiles) puts
             // the functions a no-op `up` runs next to each other: the kernel maps 64 KB around every
             // page of code a start touches, and they were spread over 11 MB. Measured on the no-op

@@ -12,11 +12,17 @@
  * (another digest, an ENGINE) is handed to libcrypto's own functions, found with RTLD_NEXT.
  *
  * A context that libcrypto made itself, without this HMAC_CTX_new, is recognised by the tag below
- * and passed through untouched.
+ * and passed through untouched. The fast path does not consult OPENSSL_CONF's default properties
+ * (a FIPS-only configuration would not apply to it); the image configures none.
+ *
+ * Linux only: elsewhere (macOS's two-level namespaces) libpq binds to libcrypto directly, so the
+ * file only defines the two functions the tests call.
  */
 #define _GNU_SOURCE
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "CFastHMAC.h"
+
+#ifdef __linux__
 
 #include <dlfcn.h>
 #include <openssl/crypto.h>
@@ -121,13 +127,17 @@ int HMAC_CTX_reset(HMAC_CTX *ctx) {
 static int set_key(struct context *c, const void *key, int len) {
     unsigned char block[SHA256_CBLOCK] = {0};
     unsigned char pad[SHA256_CBLOCK];
+    int ok = 1;
     if (len > SHA256_CBLOCK) {
-        SHA256(key, (size_t)len, block);
+        /* Not SHA256(): in 3.0 that one fetches from the provider store too, and can fail. */
+        SHA256_CTX long_key;
+        ok = SHA256_Init(&long_key) && SHA256_Update(&long_key, key, (size_t)len) && SHA256_Final(block, &long_key);
+        OPENSSL_cleanse(&long_key, sizeof long_key);
     } else if (len > 0) {
         memcpy(block, key, (size_t)len);
     }
     for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x36;
-    int ok = SHA256_Init(&c->keyed_inner) && SHA256_Update(&c->keyed_inner, pad, sizeof pad);
+    ok = ok && SHA256_Init(&c->keyed_inner) && SHA256_Update(&c->keyed_inner, pad, sizeof pad);
     for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x5c;
     ok = ok && SHA256_Init(&c->keyed_outer) && SHA256_Update(&c->keyed_outer, pad, sizeof pad);
     OPENSSL_cleanse(block, sizeof block);
@@ -141,10 +151,11 @@ int HMAC_Init_ex(HMAC_CTX *ctx, const void *key, int len, const EVP_MD *md, ENGI
     if (c == NULL) return loaded() && libcrypto.init_ex(ctx, key, len, md, impl);
     int sha256 = md == EVP_sha256() || (md == NULL && c->mode == FAST);
     if (!sha256 || impl != NULL || (key == NULL && c->mode != FAST)) {
-        /* OpenSSL's own rules (a new digest needs a key, md NULL reuses the last one) apply here. */
+        /* Without a key only the delegated context can go on (OpenSSL: a new digest needs a key,
+         * md NULL reuses the last one); its own rules apply from there. */
+        if (key == NULL && c->mode != DELEGATED) return 0;
         HMAC_CTX *real = real_of(c);
         if (real == NULL) return 0;
-        if (md == NULL && c->mode != DELEGATED) return 0;
         if (!libcrypto.init_ex(real, key, len, md, impl)) return 0;
         c->mode = DELEGATED;
         return 1;
@@ -195,12 +206,13 @@ int HMAC_CTX_copy(HMAC_CTX *dctx, HMAC_CTX *sctx) {
     if (d == NULL && s == NULL) return loaded() && libcrypto.copy(dctx, sctx);
     if (d == NULL || s == NULL) return 0;
     switch (s->mode) {
+    case UNSET: return 0; /* as OpenSSL: nothing to copy from a context never initialised */
     case DELEGATED: {
         HMAC_CTX *real = real_of(d);
         if (real == NULL || !libcrypto.copy(real, s->real)) return 0;
         break;
     }
-    default:
+    case FAST:
         d->inner = s->inner;
         d->outer = s->outer;
         d->keyed_inner = s->keyed_inner;
@@ -255,3 +267,16 @@ unsigned int migrator_hmac_through_openssl_api(
     HMAC_CTX_free(ctx);
     return ok ? first : 0;
 }
+
+#else
+
+unsigned long migrator_fast_hmac_keys(void) { return 0; }
+
+unsigned int migrator_hmac_through_openssl_api(
+    const char *digest, const void *key, int key_length, const unsigned char *data, size_t length,
+    unsigned char *out) {
+    (void)digest, (void)key, (void)key_length, (void)data, (void)length, (void)out;
+    return 0;
+}
+
+#endif
