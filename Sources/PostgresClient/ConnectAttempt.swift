@@ -13,10 +13,15 @@
 ///
 /// The attempt never logs: its caller reports the outcome, so log lines keep their order.
 public final class ConnectAttempt: @unchecked Sendable {
+    /// Guards `stopRequested` and `outcome`, which the attempt's thread touches.
     private var mutex = pthread_mutex_t()
     private var stopRequested = false
     private var outcome: Result<Connection, PostgresError>?
+    /// Serialises `wait()` and `abandon()`, and guards `thread` and `handedOver`: the join happens
+    /// once, and a connection handed over is never closed by a later `abandon()`.
+    private var handOver = pthread_mutex_t()
     private var thread: pthread_t?
+    private var handedOver = false
     private let connectionString: String
     private let applicationName: String
     private let deadline: ContinuousClock.Instant
@@ -32,6 +37,7 @@ public final class ConnectAttempt: @unchecked Sendable {
         self.deadline = deadline
         self.interruption = interruption
         pthread_mutex_init(&mutex, nil)
+        pthread_mutex_init(&handOver, nil)
         #if os(Linux)
             start()
         #endif
@@ -56,7 +62,10 @@ public final class ConnectAttempt: @unchecked Sendable {
         }
     #endif
 
-    deinit { pthread_mutex_destroy(&mutex) }
+    deinit {
+        pthread_mutex_destroy(&mutex)
+        pthread_mutex_destroy(&handOver)
+    }
 
     private func run() {
         let result: Result<Connection, PostgresError>
@@ -71,24 +80,38 @@ public final class ConnectAttempt: @unchecked Sendable {
         locked { outcome = result }
     }
 
-    /// The attempt's connection, or why it failed. Call once.
+    /// The attempt's connection, or why it failed. The first call takes it; later calls fail.
     public func wait() throws(PostgresError) -> Connection {
+        pthread_mutex_lock(&handOver)
+        defer { pthread_mutex_unlock(&handOver) }
+        guard !handedOver else {
+            throw PostgresError(code: .connectionFailed, message: "the connection attempt was already handed over")
+        }
+        handedOver = true
         if let thread {
             pthread_join(thread, nil)
             self.thread = nil
-        } else if locked({ outcome == nil }) {
+        } else {
             run()
         }
         return try locked { outcome! }.get()
     }
 
-    /// Stops the attempt (within one poll interval, about 100 ms) and closes whatever it made.
+    /// Stops the attempt (at its next poll, within about 100 ms, once libpq has resolved the host
+    /// name) and closes whatever it made. Does nothing once `wait()` has handed the connection over.
     ///
     /// The thread is joined rather than left behind: a process that exits while another thread is
     /// inside OpenSSL can crash in OpenSSL's exit handlers, turning a clean exit 2 into a signal.
     public func abandon() {
+        pthread_mutex_lock(&handOver)
+        defer { pthread_mutex_unlock(&handOver) }
+        guard !handedOver else { return }
+        handedOver = true
         locked { stopRequested = true }
-        if let connection = try? wait() { connection.close() }
+        guard let thread else { return }  // never started: nothing to stop
+        pthread_join(thread, nil)
+        self.thread = nil
+        if case .success(let connection) = locked({ outcome }) { connection.close() }
     }
 
     private func locked<T>(_ body: () -> T) -> T {
