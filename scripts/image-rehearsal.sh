@@ -247,6 +247,16 @@ needed_ok() {
 }
 check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5, libcrypto (not libcurl4)" needed_ok
 
+# libpq's SCRAM login binds to the HMAC_CTX functions CFastHMAC defines only if the binary exports
+# them; a link that dropped them would still work, only slower, so nothing else would notice.
+hmac_exported() {
+    local exported
+    exported=$(nm -D --defined-only "$STRIPPED" | awk '$2 == "T" && $3 ~ /^HMAC_/ { print $3 }' | sort | tr '\n' ' ')
+    log "exported HMAC functions: $exported"
+    [ "$exported" = "HMAC_CTX_copy HMAC_CTX_free HMAC_CTX_get_md HMAC_CTX_new HMAC_CTX_reset HMAC_CTX_set_flags HMAC_Final HMAC_Init HMAC_Init_ex HMAC_Update HMAC_size " ]
+}
+check "nm -D: the HMAC_CTX functions libpq's login binds to are exported" hmac_exported
+
 # ------------------------------------------------------------------ (a) the runtime root
 RUNTIME_CACHE=$(cached_root runtime-$SUITE "$RUNTIME_PACKAGES")
 t0=$SECONDS

@@ -118,19 +118,43 @@ struct LoginTests {
         }
     }
 
+    /// Without TLS, with TLS 1.3 and with TLS 1.2, whose PRF runs through libcrypto's own HMAC
+    /// contexts (made, copied and freed through the functions this executable defines).
     @Test(
-        "over TLS (sslmode=require, TLS 1.2 or 1.3 as the server offers) the login is the same",
-        .enabled(if: TestEnvironment.postgresTestsEnabled))
-    func scramLoginOverTLS() throws {
+        "a SCRAM login without TLS, over TLS 1.3 and over TLS 1.2 runs on the fast path",
+        .enabled(if: TestEnvironment.postgresTestsEnabled),
+        arguments: [
+            ("sslmode=disable", "f", ""), ("sslmode=require&ssl_min_protocol_version=TLSv1.3", "t", "TLSv1.3"),
+            ("sslmode=require&ssl_max_protocol_version=TLSv1.2", "t", "TLSv1.2"),
+        ])
+    func scramLoginTransports(parameters: String, ssl: String, version: String) throws {
         let database = try TestDatabase.create(prefix: "login")
         defer { database.drop() }
         let before = migrator_fast_hmac_keys()
         let separator = database.url.contains("?") ? "&" : "?"
         let connection = try Connection.connect(
-            to: database.url + separator + "sslmode=require", deadline: .now + .seconds(10))
+            to: database.url + separator + parameters, deadline: .now + .seconds(10))
         defer { connection.close() }
-        #expect(try connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").scalar == "t")
+        let row = try connection.query(
+            "SELECT ssl::text, coalesce(version, '') FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        ).rows.first
+        #expect(row == [ssl == "t" ? "true" : "false", version])
         #expect(migrator_fast_hmac_keys() - before >= 4096)
+    }
+
+    @Test(
+        "a handed-over connection is handed over once and never closed by a later abandon",
+        .enabled(if: TestEnvironment.postgresTestsEnabled))
+    func handOverOnce() throws {
+        let database = try TestDatabase.create(prefix: "login")
+        defer { database.drop() }
+        let attempt = ConnectAttempt(
+            to: database.url, applicationName: "migrator-tests", deadline: .now + .seconds(10), interruption: nil)
+        let connection = try attempt.wait()
+        defer { connection.close() }
+        #expect(throws: PostgresError.self) { try attempt.wait() }
+        attempt.abandon()
+        #expect(try connection.query("SELECT 1").scalar == "1")
     }
 
     @Test("a background attempt hands over a working connection", .enabled(if: TestEnvironment.postgresTestsEnabled))
