@@ -70,9 +70,11 @@ struct CurlTransport: HTTPTransport {
         // Without this libcurl may add `Expect: 100-continue` and wait a second for an answer.
         headerList = migrator_curl_slist_append(curl, headerList, "Expect:")
 
-        var setupFailed = false
+        // The first refusal, named: libcurl is opened at run time and may be older than the headers
+        // this was built with (an option it does not know yet).
+        var setupFailure: CURLcode?
         func check(_ code: CURLcode) {
-            if code != CURLE_OK { setupFailed = true }
+            if code != CURLE_OK && setupFailure == nil { setupFailure = code }
         }
         check(migrator_curl_setopt_string(curl, handle, CURLOPT_URL, request.url))
         check(migrator_curl_restrict_protocols(curl, handle))
@@ -120,9 +122,11 @@ struct CurlTransport: HTTPTransport {
                 check(migrator_curl_setopt_string(curl, handle, CURLOPT_CUSTOMREQUEST, request.method))
             }
         }
-        guard !setupFailed else {
+        if let setupFailure {
             throw TransportError(
-                kind: .configuration, message: "libcurl rejected an option (\(request.method) request)")
+                kind: .configuration,
+                message: "libcurl rejected an option (\(request.method) request): "
+                    + String(cString: migrator_curl_easy_strerror(curl, setupFailure)))
         }
 
         let result = withExtendedLifetime(accumulator) { migrator_curl_easy_perform(curl, handle) }
