@@ -6,15 +6,6 @@ import StructuredLogging
 /// RDS instance, a failover), so transient failures are retried with capped exponential backoff until
 /// `connectTimeout`. Failures that waiting cannot fix (bad URL, bad password, unknown database) stop at once.
 public enum DatabaseConnector {
-    public static func connect(
-        to connectionString: String, settings: Settings, interruption: Interruption, logger: Logger,
-        applicationName: String = "migrator"
-    ) throws(MigrationError) -> Connection {
-        try start(
-            to: connectionString, settings: settings, interruption: interruption, applicationName: applicationName
-        ).finish(logger: logger)
-    }
-
     /// Validates the URL and makes the first attempt in the background (see `ConnectAttempt`);
     /// `finish` reports it and goes on retrying. A bad URL throws here, before anything starts.
     public static func start(
