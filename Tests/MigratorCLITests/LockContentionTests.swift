@@ -33,6 +33,22 @@ struct LockContentionTests {
         return folder
     }
 
+    /// `up` with `arguments` on the accounts folder while the application ("bcos-app") holds ACCESS
+    /// EXCLUSIVE on accounts for the whole run.
+    static func upBehindHeldLock(
+        _ database: TestDatabase, _ arguments: [String], timeout: Duration
+    ) throws -> Spawned.Result {
+        let folder = try accountsApplied(database)
+        defer { folder.remove() }
+        let app = try appSession(database, name: "bcos-app")
+        defer { app.close() }
+        try app.simpleQuery("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+        let result = try Spawned.runMigrator(
+            ["up"] + arguments, environment: migratorEnvironment(database: database, folder: folder), timeout: timeout)
+        try app.simpleQuery("ROLLBACK")
+        return result
+    }
+
     static func noteColumnExists(_ database: TestDatabase) throws -> Bool {
         try database.query(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'note'"
@@ -84,16 +100,8 @@ struct LockContentionTests {
     @Test("ACCESS EXCLUSIVE never released: exit 4 after --lock-wait, nothing of the file applied")
     func givesUpAfterTheLockWait() throws {
         try withFaultDatabase { database in
-            let folder = try Self.accountsApplied(database)
-            defer { folder.remove() }
-            let app = try appSession(database, name: "bcos-app")
-            defer { app.close() }
-            try app.simpleQuery("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
-
-            let result = try Spawned.runMigrator(
-                ["up", "--lock-timeout", "300ms", "--lock-wait", "2s"],
-                environment: migratorEnvironment(database: database, folder: folder), timeout: .seconds(30))
-            try app.simpleQuery("ROLLBACK")
+            let result = try Self.upBehindHeldLock(
+                database, ["--lock-timeout", "300ms", "--lock-wait", "2s"], timeout: .seconds(30))
 
             #expect(result.exitCode == 4, "\(result.output)")
             expectNoPassword(result, database.password)
@@ -155,16 +163,8 @@ struct LockContentionTests {
         .tags(.slow))
     func heartbeatWhileWaiting() throws {
         try withFaultDatabase { database in
-            let folder = try Self.accountsApplied(database)
-            defer { folder.remove() }
-            let app = try appSession(database, name: "bcos-app")
-            defer { app.close() }
-            try app.simpleQuery("BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
-
-            let result = try Spawned.runMigrator(
-                ["up", "--lock-timeout", "12s", "--lock-wait", "12s"],
-                environment: migratorEnvironment(database: database, folder: folder), timeout: .seconds(40))
-            try app.simpleQuery("ROLLBACK")
+            let result = try Self.upBehindHeldLock(
+                database, ["--lock-timeout", "12s", "--lock-wait", "12s"], timeout: .seconds(40))
 
             #expect(result.exitCode == 4, "\(result.output)")
             let waiting = try #require(try result.events("lock.waiting").first, "\(result.stdout)")
