@@ -73,15 +73,18 @@ public struct AWSError: Error, CustomStringConvertible, Sendable {
         if let requestId { details.append("request id \(requestId)") }
         var text = "AWS \(code) error: \(message)"
         if !details.isEmpty { text += " (\(details.joined(separator: ", ")))" }
-        return Redaction.shared.scrub(AWSError.singleLine(text, limit: 1000))
+        return AWSError.singleLine(text, limit: 1000)
     }
 
     /// First line of untrusted text, shortened. Server messages can be long (some services echo the
     /// whole canonical request, session token included, on the lines after the first).
+    ///
+    /// The text is scrubbed before it is cut: a secret cut in two at the limit (or at a line break) no
+    /// longer matches its registered spelling, and its first part would be printed.
     static func singleLine(_ text: String, limit: Int = 300) -> String {
         var result = ""
         var count = 0
-        for scalar in text.unicodeScalars {
+        for scalar in Redaction.shared.scrub(text).unicodeScalars {
             if scalar == "\n" || scalar == "\r" {
                 if count > 0 { break }
                 continue

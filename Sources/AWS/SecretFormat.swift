@@ -12,10 +12,12 @@ enum SecretFormat {
     }
 
     static func databaseURL(secretString: String, key: String) throws(AWSError) -> (url: String, shape: Shape) {
-        Redaction.shared.register(secretString)
+        // Secret only as a whole: its pieces are host names and ports. The password in it is registered
+        // with its pieces below, once it is found.
+        Redaction.shared.registerWhole(secretString)
         let trimmed = secretString.trimmingCharacters(in: " \t\r\n")
         if isPostgresURL(trimmed) {
-            registerPassword(inURL: trimmed)
+            Redaction.shared.register(connectionString: trimmed)
             return (trimmed, .url)
         }
         guard let json = JSONValue.parse(trimmed) else {
@@ -33,8 +35,7 @@ enum SecretFormat {
                     code: .secretFormat,
                     message: "key \(quoted(key)) in the secret holds a \(value.typeName), not a non-empty string")
             }
-            Redaction.shared.register(url)
-            registerPassword(inURL: url)
+            Redaction.shared.register(connectionString: url)
             return (url.trimmingCharacters(in: " \t\r\n"), .jsonKey)
         }
         if object["host"] != nil || object["username"] != nil || object["password"] != nil {
@@ -93,9 +94,8 @@ enum SecretFormat {
         default:
             throw AWSError(code: .secretFormat, message: "RDS-style secret: port is not a port number (1-65535)")
         }
-        Redaction.shared.register(password)
+        Redaction.shared.register(password)  // with its percent-encoded spelling
         let encodedPassword = percentEncode(password)
-        Redaction.shared.register(encodedPassword)
         let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : percentEncode(host)
         return "postgresql://\(percentEncode(username)):\(encodedPassword)@\(hostPart):\(port)/\(percentEncode(dbname))"
     }
@@ -104,19 +104,6 @@ enum SecretFormat {
     /// name can change the URL's structure.
     static func percentEncode(_ text: String) -> String {
         SigV4Signer.uriEncode(text)
-    }
-
-    /// The password of a URL found in the secret, raw and decoded, so logs mask it even when the URL is
-    /// later printed in pieces.
-    private static func registerPassword(inURL url: String) {
-        guard let schemeEnd = url.firstRange(of: "://") else { return }
-        let rest = url[schemeEnd.upperBound...]
-        guard let at = rest.lastIndex(of: "@") else { return }
-        let userInfo = rest[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return }
-        let password = String(userInfo[userInfo.index(after: colon)...])
-        Redaction.shared.register(password)
-        Redaction.shared.register(String(decoding: SigV4Signer.percentDecode(password), as: UTF8.self))
     }
 
     private static func keyList(_ object: [String: JSONValue]) -> String {

@@ -140,7 +140,7 @@ struct SecretsManagerClient: Sendable {
                 message: "GetSecretValue returned HTTP 200 with a body that is not the expected JSON",
                 httpStatus: 200, requestId: requestId.map { AWSError.singleLine($0, limit: 100) })
         }
-        if let secret = output.SecretString { Redaction.shared.register(secret) }
+        if let secret = output.SecretString { Redaction.shared.registerWhole(secret) }
         return output
     }
 

@@ -452,7 +452,7 @@ extension Migrator {
     static func beginning(of piece: Piece) -> String {
         let bytes = Array(piece.text.utf8)
         let text = piece.statements.first.map { String(decoding: bytes[$0.range], as: UTF8.self) } ?? piece.text
-        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let firstLine = Redaction.shared.scrub(text).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         return "\"" + (firstLine.count > 80 ? firstLine.prefix(80) + "…" : firstLine) + "\""
     }
 

@@ -2,14 +2,20 @@ import Logging
 
 /// One JSON object per line: `timestamp`, `level`, `message`, `event`, then the event's fields in
 /// key order. This is the contract's log shape, read by CloudWatch Logs Insights.
+///
+/// Every value (the message and each field's strings, nested ones too) passes through `Redaction`
+/// before it is escaped; keys, the level and the event name never do, so a password that happens to
+/// be a word (`postgres`) cannot turn `postgres.notice` into `***.notice`.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let writer: LineWriter
+    private let redaction: Redaction
 
-    public init(writer: LineWriter = .standardOutput, logLevel: Logger.Level = .info) {
+    public init(writer: LineWriter = .standardOutput, logLevel: Logger.Level = .info, redaction: Redaction = .shared) {
         self.writer = writer
         self.logLevel = logLevel
+        self.redaction = redaction
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -18,10 +24,12 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        writer.write(line: Self.render(event: event, handlerMetadata: metadata))
+        writer.write(line: Self.render(event: event, handlerMetadata: metadata, redaction: redaction))
     }
 
-    public static func render(event: LogEvent, handlerMetadata: Logger.Metadata) -> String {
+    public static func render(
+        event: LogEvent, handlerMetadata: Logger.Metadata, redaction: Redaction = .shared
+    ) -> String {
         var fields = handlerMetadata
         if let extra = event.metadata {
             if fields.isEmpty { fields = extra } else { fields.merge(extra) { _, new in new } }
@@ -35,17 +43,17 @@ public struct JSONLogHandler: LogHandler {
         line.append(contentsOf: #"","level":"#.utf8)
         appendJSONString(levelName(event.level), to: &line)
         line.append(contentsOf: #","message":"#.utf8)
-        appendJSONString(event.message.description, to: &line)
+        appendJSONString(redaction.scrub(event.message.description), to: &line)
         line.append(contentsOf: #","event":"#.utf8)
-        appendJSONValue(fields.removeValue(forKey: "event") ?? .string("log"), to: &line)
+        appendJSONValue(fields.removeValue(forKey: "event") ?? .string("log"), to: &line, scrubbing: nil)
         for key in fields.keys.sorted() {
             line.append(UInt8(ascii: ","))
             appendJSONString(key, to: &line)
             line.append(UInt8(ascii: ":"))
-            appendJSONValue(fields[key]!, to: &line)
+            appendJSONValue(fields[key]!, to: &line, scrubbing: redaction)
         }
         line.append(UInt8(ascii: "}"))
-        return Redaction.shared.scrub(String(decoding: line, as: UTF8.self))
+        return String(decoding: line, as: UTF8.self)
     }
 
     static func levelName(_ level: Logger.Level) -> String {
@@ -66,22 +74,26 @@ public struct JSONLogHandler: LogHandler {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func appendJSONValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
+    /// `scrubbing` is nil only for the event name, which is ours and never holds a secret.
+    static func appendJSONValue(
+        _ value: Logger.MetadataValue, to out: inout [UInt8], scrubbing: Redaction? = .shared
+    ) {
+        func text(_ value: String) -> String { scrubbing?.scrub(value) ?? value }
         switch value {
-        case .string(let text): appendJSONString(text, to: &out)
+        case .string(let string): appendJSONString(text(string), to: &out)
         case .stringConvertible(let value):
             if let number = value as? JSONNumber {
                 out.append(contentsOf: String(number.value).utf8)
             } else if let flag = value as? JSONBool {
                 out.append(contentsOf: (flag.value ? "true" : "false").utf8)
             } else {
-                appendJSONString(value.description, to: &out)
+                appendJSONString(text(value.description), to: &out)
             }
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (position, value) in values.enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                appendJSONValue(value, to: &out)
+                appendJSONValue(value, to: &out, scrubbing: scrubbing)
             }
             out.append(UInt8(ascii: "]"))
         case .dictionary(let fields):
@@ -90,7 +102,7 @@ public struct JSONLogHandler: LogHandler {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
                 appendJSONString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                appendJSONValue(fields[key]!, to: &out)
+                appendJSONValue(fields[key]!, to: &out, scrubbing: scrubbing)
             }
             out.append(UInt8(ascii: "}"))
         }

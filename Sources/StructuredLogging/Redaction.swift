@@ -8,34 +8,71 @@ import Synchronization
     import Darwin
 #endif
 
-/// Process-wide list of values that must never reach any output (passwords, secret strings, tokens).
+/// Process-wide list of values that must never reach any output (passwords, secret strings, tokens,
+/// signatures), with the pieces and spellings in which other code may print them.
 ///
-/// Every log handler passes its rendered line through `Redaction.shared.scrub(_:)`, so a secret that
-/// slips into an error message from a library we do not control (libpq, libcurl, the server) is
-/// still masked. Register a value as soon as it is known, before anything can log it.
+/// The log handlers pass every value (never a key or the event name) through `scrub(_:)`, so a
+/// secret that slips into an error message from a library we do not control (libpq, libcurl, the
+/// server) is still masked. Register a value as soon as it is known, before anything can log it; text
+/// that is cut (to a line, to 300 characters) must be scrubbed before it is cut, since a cut secret no
+/// longer matches.
 public final class Redaction: Sendable {
     public static let shared = Redaction()
 
-    private let secrets = Mutex<[String]>([])
+    /// Byte strings to mask, longest first so that a secret holding another is masked whole.
+    private let secrets = Mutex<[[UInt8]]>([])
 
     public init() {}
 
-    /// Registers a sensitive value. Values shorter than 4 characters are ignored: masking them would
-    /// mangle ordinary words while protecting almost nothing.
+    /// Registers a secret (password, key, token, signature): the value, each piece between the
+    /// characters at which libpq's URL parser cuts (`:` `/` `@` `?` `&` `=` `,`) that is at least 4
+    /// characters long, and every piece's JSON-escaped, percent-encoded, percent-decoded and
+    /// SQL-quoted spellings. (Not at white space or quotes: libpq's messages that quote a piece of a
+    /// keyword string are retold without it, see `ConnectionInfo`, and a piece that is an ordinary
+    /// word would be masked in all other text.)
+    ///
+    /// Shorter values are ignored: masking them would mangle ordinary words while protecting almost
+    /// nothing (and a 3-character password is not protected by anything).
     public func register(_ secret: String) {
-        guard secret.utf8.count >= 4 else { return }
-        // Lines are scrubbed once rendered, where a `"`, `\` or control character of the secret
-        // appears JSON-escaped; that form must be masked too.
-        let escaped = String(JSONLogHandler.jsonString(secret).dropFirst().dropLast())
-        secrets.withLock { list in
-            for value in escaped == secret ? [secret] : [secret, escaped] where !list.contains(value) {
-                list.append(value)
+        guard secret.unicodeScalars.count >= 4 else { return }
+        var values = Set<String>()
+        for piece in [secret] + Self.pieces(of: secret) {
+            values.formUnion(Self.spellings(of: piece))
+            if piece.contains("%") {
+                let decoded = Self.percentDecoded(piece)
+                values.formUnion(Self.spellings(of: decoded))
+                values.formUnion(Self.pieces(of: decoded).flatMap(Self.spellings))
             }
-            // Longest first, so a secret that contains another is masked whole.
-            list.sort { $0.utf8.count > $1.utf8.count }
+        }
+        add(values)
+    }
+
+    /// Registers a value that is secret only as a whole, such as a whole secret document: a piece of
+    /// it (a host name, a port) is not. Its JSON-escaped spelling is registered too.
+    public func registerWhole(_ value: String) {
+        guard value.unicodeScalars.count >= 4 else { return }
+        add([value, Self.jsonEscaped(value)])
+    }
+
+    /// Registers a database connection string before anyone parses it: the whole string, and for a
+    /// URL its user-info part (`user:password`) and its password with all its pieces. The user-info
+    /// ends at the last `@` before any `?`, which is where a person meant it to end even when an
+    /// unencoded `/` or `@` in the password makes libpq split the URL elsewhere.
+    public func register(connectionString: String) {
+        registerWhole(connectionString)
+        guard let schemeEnd = connectionString.firstRange(of: "://") else { return }
+        let rest = connectionString[schemeEnd.upperBound...]
+        let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        guard let at = authority.lastIndex(of: "@") else { return }
+        let userInfo = authority[..<at]
+        registerWhole(String(userInfo))
+        if let colon = userInfo.firstIndex(of: ":") {
+            register(String(userInfo[userInfo.index(after: colon)...]))
         }
     }
 
+    /// `text` with every registered value replaced by `***`. For one value (a message, a field), or
+    /// for free text that has no keys (a line on stderr).
     public func scrub(_ text: String) -> String {
         let list = secrets.withLock { $0 }
         guard !list.isEmpty else { return text }
@@ -46,15 +83,88 @@ public final class Redaction: Sendable {
         return result
     }
 
+    private func add(_ values: Set<String>) {
+        secrets.withLock { list in
+            for value in values where value.unicodeScalars.count >= 4 {
+                let bytes = Array(value.utf8)
+                if !list.contains(bytes) { list.append(bytes) }
+            }
+            list.sort { $0.count > $1.count }
+        }
+    }
+
+    static let separators: Set<Character> = [":", "/", "@", "?", "&", "=", ","]
+
+    /// The pieces between separators that are at least 4 characters long.
+    static func pieces(of secret: String) -> [String] {
+        secret.split(whereSeparator: { separators.contains($0) })
+            .map(String.init)
+            .filter { $0.unicodeScalars.count >= 4 && $0 != secret }
+    }
+
+    /// How a value may be spelled where it is echoed: as is, inside a JSON string, percent-encoded in
+    /// a URL, and inside an SQL string literal (quotes doubled).
+    static func spellings(of value: String) -> [String] {
+        [value, jsonEscaped(value), percentEncoded(value), value.replacing("'", with: "''")]
+    }
+
+    /// The inside of a JSON string literal, escaped as `JSONLogHandler` writes it.
+    static func jsonEscaped(_ value: String) -> String {
+        String(JSONLogHandler.jsonString(value).dropFirst().dropLast())
+    }
+
+    /// Every byte but RFC 3986's unreserved characters as `%XX` (upper-case hex, as URL builders write).
+    static func percentEncoded(_ value: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `%XX` sequences decoded; anything else (a `%` without two hex digits) kept as it is.
+    static func percentDecoded(_ value: String) -> String {
+        let bytes = Array(value.utf8)
+        var out: [UInt8] = []
+        var index = 0
+        func hexValue(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// `text` with every occurrence of `secret` replaced by `***`, or nil when there is none.
     ///
     /// Compares UTF-8 bytes, not Characters: `String.contains`/`replacing` cost about as much per log
     /// line as rendering it. A byte match can only mask more (also inside a grapheme cluster), never less.
-    static func masking(_ secret: String, in text: String) -> String? {
+    static func masking(_ needle: [UInt8], in text: String) -> String? {
         var text = text
-        var secret = secret
         return text.withUTF8 { haystack in
-            secret.withUTF8 { needle -> String? in
+            needle.withUnsafeBufferPointer { needle -> String? in
                 guard let first = needle.first, haystack.count >= needle.count,
                     let base = haystack.baseAddress, let pattern = needle.baseAddress
                 else { return nil }

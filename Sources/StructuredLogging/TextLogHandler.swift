@@ -1,14 +1,18 @@
 import Logging
 
 /// The same events for people: `15:04:05.123 INFO  migration.applied  message  key=value …`.
+/// As in the JSON form, the message and the values pass through `Redaction`; keys and the event name
+/// do not.
 public struct TextLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let writer: LineWriter
+    private let redaction: Redaction
 
-    public init(writer: LineWriter = .standardOutput, logLevel: Logger.Level = .info) {
+    public init(writer: LineWriter = .standardOutput, logLevel: Logger.Level = .info, redaction: Redaction = .shared) {
         self.writer = writer
         self.logLevel = logLevel
+        self.redaction = redaction
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -23,12 +27,25 @@ public struct TextLogHandler: LogHandler {
         fields.removeValue(forKey: "_aws")  // metric plumbing, noise for people
         let time = rfc3339Timestamp().dropFirst(11).dropLast()
         let level = JSONLogHandler.levelName(event.level).uppercased()
-        var line = "\(time) \(level.padding(to: 7)) \(name.padding(to: 22)) \(event.message)"
+        let message = redaction.scrub(event.message.description)
+        var line = "\(time) \(level.padding(to: 7)) \(name.padding(to: 22)) \(message)"
         for key in fields.keys.sorted() {
-            let value = fields[key]!.description
+            let value = Self.text(fields[key]!, redaction)
             line += " \(key)=" + (value.contains(" ") ? JSONLogHandler.jsonString(value) : value)
         }
-        writer.write(line: Redaction.shared.scrub(line))
+        writer.write(line: line)
+    }
+
+    /// A value as text with each string in it scrubbed (not the whole rendering, whose brackets and
+    /// keys are ours).
+    static func text(_ value: Logger.MetadataValue, _ redaction: Redaction) -> String {
+        switch value {
+        case .string(let string): redaction.scrub(string)
+        case .stringConvertible(let value): redaction.scrub(value.description)
+        case .array(let values): "[" + values.map { text($0, redaction) }.joined(separator: ", ") + "]"
+        case .dictionary(let fields):
+            "[" + fields.keys.sorted().map { "\($0): \(text(fields[$0]!, redaction))" }.joined(separator: ", ") + "]"
+        }
     }
 }
 
