@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "PostgresClient",
-            dependencies: ["CLibPQ", "CFastHMAC", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLibPQ", "CFastHMAC", "StructuredLogging", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "AWS",

@@ -1,4 +1,5 @@
 import CLibPQ
+import StructuredLogging
 
 /// What a connection string points at, parsed by libpq itself so that URLs, keyword strings and
 /// libpq's environment variables mean exactly what they mean to `psql`.
@@ -10,17 +11,21 @@ public struct ConnectionInfo: Sendable {
     /// Kept only so that it can be registered for redaction; never printed.
     public var password: String?
 
-    /// Parses `connectionString` with `PQconninfoParse`. Throws `.invalidConnectionString` with libpq's
-    /// reason (which quotes no part of the string).
+    /// Parses `connectionString` with `PQconninfoParse`, after registering its password for redaction
+    /// (so that callers need not). Throws `.invalidConnectionString` naming the problem, never a
+    /// piece of the string: libpq's own reason quotes the part it could not parse, and a URL libpq
+    /// would split in the wrong place (an unencoded `/` or `@` in the password) is refused here rather
+    /// than named by a host, port or database made of the password's pieces.
     public init(parsing connectionString: String) throws(PostgresError) {
+        Redaction.shared.register(connectionString: connectionString)
+        if let problem = ConnectionStringProblem.misreadURL(connectionString) {
+            throw Self.invalid(problem)
+        }
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             let reason = errorMessage.map { String(cString: $0) } ?? "out of memory"
             if let errorMessage { PQfreemem(errorMessage) }
-            // libpq quotes the part it could not parse, which may be the password: drop quoted parts.
-            throw PostgresError(
-                code: .invalidConnectionString,
-                message: "invalid database URL: \(reason.trimmingWhitespace().removingQuotedParts())")
+            throw Self.invalid(ConnectionStringProblem.describe(libpqReason: reason))
         }
         defer { PQconninfoFree(options) }
         var option = options
@@ -37,6 +42,12 @@ public struct ConnectionInfo: Sendable {
             }
             option += 1
         }
+        if let password { Redaction.shared.register(password) }
+        if let problem = ConnectionStringProblem.badPort(port) { throw Self.invalid(problem) }
+    }
+
+    static func invalid(_ problem: String) -> PostgresError {
+        PostgresError(code: .invalidConnectionString, message: "invalid database URL: \(problem)")
     }
 
     /// `user@host:port/dbname`, the only way the database is ever named in output. Missing parts are
@@ -48,28 +59,5 @@ public struct ConnectionInfo: Sendable {
         let port = port ?? environment["PGPORT"] ?? "5432"
         let database = database ?? environment["PGDATABASE"] ?? user
         return "\(user)@\(host):\(port)/\(database)"
-    }
-}
-
-extension String {
-    func removingQuotedParts() -> String {
-        var out = ""
-        var inQuote = false
-        for character in self {
-            if character == "\"" {
-                inQuote.toggle()
-                if inQuote { out += "\"…\"" }
-            } else if !inQuote {
-                out.append(character)
-            }
-        }
-        return out
-    }
-
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
     }
 }

@@ -1,8 +1,13 @@
+import StructuredLogging
+
 /// An error from libpq or the server, shaped like postgres-nio's `PSQLError`: a nested `Code` for
 /// what kind of failure it is, and the server's diagnostic fields when there are any.
 ///
-/// `description` never contains the connection string or password: libpq's connection messages name
-/// host, port and user only, and we add nothing that libpq does not.
+/// No text in it holds a registered secret: `message`, `detail`, `hint` and `context` are scrubbed
+/// by `Redaction` when the error is made, before any caller can cut them short (a cut secret no
+/// longer matches), since the server echoes values (`invalid input syntax for type integer: "…"`)
+/// and libpq echoes parts of the connection string. A connection string libpq refused is named by
+/// its problem only (see `ConnectionInfo`).
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
@@ -41,14 +46,15 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         code: Code, message: String, sqlState: String? = nil, severity: String? = nil, detail: String? = nil,
         hint: String? = nil, position: Int? = nil, context: String? = nil
     ) {
+        let redaction = Redaction.shared
         self.code = code
-        self.message = message
+        self.message = redaction.scrub(message)
         self.sqlState = sqlState
         self.severity = severity
-        self.detail = detail
-        self.hint = hint
+        self.detail = detail.map(redaction.scrub)
+        self.hint = hint.map(redaction.scrub)
         self.position = position
-        self.context = context
+        self.context = context.map(redaction.scrub)
     }
 
     public var description: String {
