@@ -5,7 +5,7 @@ import Testing
 /// The moto server scripts/test.sh starts (scripts/lib/moto.sh) with IAM request authentication on, and
 /// what scripts/lib/moto_setup.py created in it. AWS-specific, so it lives with these tests rather than
 /// in TestSupport.
-private struct Moto: Decodable {
+struct Moto: Decodable {
     struct Keys: Decodable {
         var access_key_id: String
         var secret_access_key: String
