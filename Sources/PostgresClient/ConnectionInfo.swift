@@ -46,6 +46,8 @@ public struct ConnectionInfo: Sendable {
             option += 1
         }
         if let password { Redaction.shared.register(password) }
+        // libpq's own fallback; it never quotes it, but a server error or a file might.
+        if let password = ProcessEnvironment()["PGPASSWORD"] { Redaction.shared.register(password) }
         if let problem = ConnectionStringProblem.badPort(port) { throw Self.invalid(problem) }
     }
 

@@ -120,7 +120,9 @@ struct SecretLeakPropertyTests {
         let folder = try DrizzleFolder([.init(tag: "0000_a", sql: "CREATE TABLE a (id int);", when: 1_765_000_000_000)])
         defer { folder.remove() }
         let port = URLComponents(string: database.url)?.port ?? 5432
-        for (offset, password) in SecretGenerator(seed: 1414).prefix(12).enumerated() {
+        // The red team's password first: through a secret, its URL was named by the pieces libpq made.
+        let passwords = ["k3J9/xQ+abcDEF"] + SecretGenerator(seed: 1414).prefix(11)
+        for (offset, password) in passwords.enumerated() {
             let index = 1000 + offset
             let name = "migrator/leak/\(UUID().uuidString.prefix(12).lowercased())"
             let url = "postgres://leak_nobody:\(password)@127.0.0.1:\(port)/\(database.name)"
@@ -139,6 +141,9 @@ struct SecretLeakPropertyTests {
             let wrongKey = try Spawned.runMigrator(["up"], environment: environment, timeout: .seconds(30))
             #expect(wrongKey.exitCode == 6, "password #\(index): \(wrongKey.output)")
             expectNoLeak(wrongKey, password, index: index)
+            for piece in ["k3J9", "xQ+abcDEF"] where password == passwords[0] {
+                #expect(!fromSecret.output.contains(piece) && !wrongKey.output.contains(piece), "\(fromSecret.output)")
+            }
             for secret in moto.secrets(plus: []) where !secret.isEmpty {
                 #expect(!fromSecret.output.contains(secret) && !wrongKey.output.contains(secret), "password #\(index)")
             }
