@@ -5,7 +5,7 @@ import CLibPQ
 /// elsewhere, a host, port or database name made of pieces of the password.
 enum ConnectionStringProblem {
     static let encodingHint =
-        "a user name or password holding '/', ':', '@', '?' or '%' must be percent-encoded (%2F, %3A, %40, %3F, %25)"
+        "percent-encode '/', ':', '@', '?' and '%' in the user name and password (%2F, %3A, %40, %3F, %25)"
 
     /// A URL that libpq would accept but read differently from the way it was meant: libpq ends the
     /// user-info at the first `@` and the host at the first `/`, so `app:k3J9/xQ@host:5432/app` has
@@ -17,8 +17,8 @@ enum ConnectionStringProblem {
             // Also an '@' in a database name or a parameter, which libpq would read right; %40 says it
             // unambiguously, and refusing is cheaper than guessing which one was meant.
             return "an '@' comes after the first '/', so libpq would read a piece of the user name or "
-                + "password as the host, port or database; \(encodingHint) (an '@' in a database name or "
-                + "parameter as %40)"
+                + "password as the host, port or database; \(encodingHint), and '@' in a database name or "
+                + "parameter (%40)"
         }
         let afterAt = rest[rest.index(after: firstAt)...]
         let host = afterAt[..<(afterAt.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterAt.endIndex)]
