@@ -35,6 +35,10 @@ public final class Redaction: Sendable {
     /// nothing (and a 3-character password is not protected by anything).
     public func register(_ secret: String) {
         guard secret.unicodeScalars.count >= 4 else { return }
+        if secret.contains("X-Amz-Signature=") {
+            registerPresigned(secret)
+            return
+        }
         var values = Set<String>()
         for piece in [secret] + Self.pieces(of: secret) {
             values.formUnion(Self.spellings(of: piece))
@@ -45,6 +49,20 @@ public final class Redaction: Sendable {
             }
         }
         add(values)
+    }
+
+    /// An RDS IAM token (a presigned URL without its scheme): its host, port, user, region and date are
+    /// public and printed elsewhere, so its pieces are not masked; it is registered whole, and its
+    /// signature and session token with their pieces.
+    private func registerPresigned(_ token: String) {
+        registerWhole(token)
+        guard let query = token.firstIndex(of: "?").map({ token[token.index(after: $0)...] }) else { return }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2, parts[0] == "X-Amz-Signature" || parts[0] == "X-Amz-Security-Token" {
+                register(parts[1])
+            }
+        }
     }
 
     /// Registers a value that is secret only as a whole, such as a whole secret document: a piece of

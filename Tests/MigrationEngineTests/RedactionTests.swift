@@ -93,6 +93,27 @@ struct RedactionTests {
         #expect(redaction.scrub("DEF token") == "DEF token")
     }
 
+    @Test("an RDS IAM token: masked whole, with its signature and session token, but not its host or user")
+    func iamToken() {
+        let redaction = Redaction()
+        let host = "prod-instance.us-east-1.rds.amazonaws.com"
+        let signature = "d1138cdbc0ca63eec012ec0fc6c2267e03642168f5884a7795320d4c18374c61"
+        let sessionToken = "IQoJb3JpZ2luX2VjEKv/session+Token=="
+        let encodedToken = "IQoJb3JpZ2luX2VjEKv%2Fsession%2BToken%3D%3D"
+        let token =
+            "\(host):3306/?Action=connect&DBUser=someusername&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            + "&X-Amz-Credential=akid%2F20161107%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20161107T173933Z"
+            + "&X-Amz-Expires=900&X-Amz-Security-Token=\(encodedToken)&X-Amz-SignedHeaders=host"
+            + "&X-Amz-Signature=\(signature)"
+        redaction.register(token)
+        #expect(redaction.scrub("password \(token) sent") == "password *** sent")
+        for secret in [signature, sessionToken, encodedToken, "IQoJb3JpZ2luX2VjEKv"] {
+            #expect(redaction.scrub("x \(secret) y") == "x *** y", "\(secret)")
+        }
+        let publicText = "connected to someusername@\(host):3306/app (us-east-1, rds-db, aws4_request)"
+        #expect(redaction.scrub(publicText) == publicText)
+    }
+
     static func render(_ redaction: Redaction, event: String, message: String, fields: Logger.Metadata) -> String {
         var metadata = fields
         metadata["event"] = .string(event)
