@@ -78,7 +78,14 @@ public final class Redaction: Sendable {
     /// unencoded `/` or `@` in the password makes libpq split the URL elsewhere.
     public func register(connectionString: String) {
         registerWhole(connectionString)
-        guard let schemeEnd = connectionString.firstRange(of: "://") else { return }
+        guard let schemeEnd = connectionString.firstRange(of: "://") else {
+            // A keyword string: the value after `password=`, up to white space, quotes removed.
+            if let key = connectionString.firstRange(of: "password=") {
+                let value = connectionString[key.upperBound...].prefix { !$0.isWhitespace }
+                register(String(value.trimmingPrefix("'").reversed().drop { $0 == "'" }.reversed()))
+            }
+            return
+        }
         let rest = connectionString[schemeEnd.upperBound...]
         let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
         guard let at = authority.lastIndex(of: "@") else { return }
@@ -86,6 +93,14 @@ public final class Redaction: Sendable {
         registerWhole(String(userInfo))
         if let colon = userInfo.firstIndex(of: ":") {
             register(String(userInfo[userInfo.index(after: colon)...]))
+        }
+    }
+
+    /// Registers each argument that looks like a connection string (`://`, `password=`): an operator
+    /// who forgets `--database-url` puts the URL where the argument parser's error quotes it.
+    public func register(connectionStringsIn arguments: [String]) {
+        for argument in arguments where argument.contains("://") || argument.contains("password=") {
+            register(connectionString: argument)
         }
     }
 

@@ -24,6 +24,7 @@ enum RunReport {
     /// A usage error found by the argument parser: one line on stderr for people, and the usual
     /// `run.finished` on stdout so the task's log says why it stopped.
     static func usageError(_ message: String) {
+        Redaction.shared.register(connectionStringsIn: CommandLine.arguments)
         LineWriter.standardError.write(line: "migrator: error: \(Redaction.shared.scrub(message))")
         let environment = ProcessEnvironment()
         let format = LogFormat(rawValue: (environment["MIGRATOR_LOG_FORMAT"] ?? "json").lowercased()) ?? .json

@@ -52,6 +52,20 @@ struct SecretLeakPropertyTests {
         }
     }
 
+    @Test("a URL given as a stray argument (the flag forgotten): the usage error does not echo it")
+    func strayArgument() throws {
+        for (index, password) in Self.passwords.prefix(24).enumerated() {
+            let encoded = "postgres://app:\(SecretGenerator.urlEncoded(password))@127.0.0.1:5432/app"
+            let raw = "postgres://app:\(password)@127.0.0.1:5432/app"
+            for arguments in [["up", encoded], ["status", raw], ["up", "--dry-run", "host=h password=\(encoded)"]] {
+                let result = try Spawned.runMigrator(
+                    arguments, environment: Self.settings(index).merging(["MIGRATIONS_DIR": "/nonexistent"]) { $1 })
+                #expect(result.exitCode == 2, "password #\(index): \(result.output)")
+                expectNoLeak(result, password, index: index)
+            }
+        }
+    }
+
     @Test("a URL with the password unencoded, and a wrong password", arguments: chunks)
     func badURLAndWrongPassword(_ chunk: [Int]) throws {
         let database = try TestDatabase.create(prefix: "leak")
