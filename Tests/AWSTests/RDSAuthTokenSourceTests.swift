@@ -86,3 +86,20 @@ struct RDSAuthTokenSourceTests {
         #expect(server.requests.count == 2)
     }
 }
+
+@Suite("IAM login from a secret without a password")
+struct PasswordlessSecretTests {
+    static let secret =
+        #"{"engine":"postgres","host":"mydb.cx1abc.eu-west-3.rds.amazonaws.com","port":5432,"username":"app_migrator","dbname":"app"}"#
+
+    @Test("an RDS-style secret without password gives a URL without one, for IAM login only")
+    func passwordOptional() throws {
+        let (url, shape) = try SecretFormat.databaseURL(
+            secretString: Self.secret, key: "DATABASE_URL", passwordOptional: true)
+        #expect(shape == .rds)
+        #expect(url == "postgresql://app_migrator@mydb.cx1abc.eu-west-3.rds.amazonaws.com:5432/app")
+        let error = awsError { try SecretFormat.databaseURL(secretString: Self.secret, key: "DATABASE_URL") }
+        #expect(error?.code == .secretFormat)
+        #expect(error?.description.contains("no password") == true)
+    }
+}
