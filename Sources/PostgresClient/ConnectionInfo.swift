@@ -9,6 +9,8 @@ public struct ConnectionInfo: Sendable {
     public var database: String?
     /// Kept only so that it can be registered for redaction; never printed.
     public var password: String?
+    /// As given in the string; libpq's `PGSSLMODE` applies when it is nil.
+    public var sslMode: String?
 
     /// Parses `connectionString` with `PQconninfoParse`. Throws `.invalidConnectionString` with libpq's
     /// reason (which quotes no part of the string).
@@ -33,6 +35,7 @@ public struct ConnectionInfo: Sendable {
             case "port": port = value
             case "dbname": database = value
             case "password": password = value
+            case "sslmode": sslMode = value
             default: break
             }
             option += 1
