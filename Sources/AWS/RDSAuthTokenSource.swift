@@ -1,6 +1,7 @@
 import Logging
 import StructuredLogging
 import Synchronization
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -26,12 +27,16 @@ public final class RDSAuthTokenSource: Sendable {
     /// Credentials this close to their expiration are resolved again before signing.
     static let refreshMargin: TimeInterval = 300
 
+    /// A stop request ends a credentials lookup within 100 ms, with an `AWSError` of code `.interrupted`.
     public convenience init(
-        host: String, port: Int, user: String, environment: [String: String], logger: Logger
+        host: String, port: Int, user: String, environment: [String: String], logger: Logger,
+        interruption: Interruption
     ) throws(AWSError) {
         let caBundle = environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
-        let context = AWSContext(
-            environment: environment, transport: CurlTransport(caBundle: caBundle), logger: logger)
+        var context = AWSContext(
+            environment: environment, transport: CurlTransport(caBundle: caBundle, interruption: interruption),
+            logger: logger)
+        context.sleep = { duration in interruption.sleep(for: duration) }
         try self.init(host: host, port: port, user: user, context: context)
     }
 

@@ -91,5 +91,6 @@ PAM
 stop_rds_iam() {
     [ -n "$RDS_IAM_SERVICE" ] || return 0
     as_root rm -f "/etc/pam.d/$RDS_IAM_SERVICE"
+    unset MIGRATOR_TEST_IAM_STATE
     RDS_IAM_SERVICE=
 }
