@@ -21,9 +21,9 @@ start_postgres
 export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
 export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
 export MIGRATOR_TEST_PG_CERT="$PG_DIR/data/server.crt" # the TLS tests verify the server against it
+start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the AWS tests
 # RDS IAM tokens checked through PAM (exports MIGRATOR_TEST_IAM_STATE); needs root for /etc/pam.d
 start_rds_iam || true
-start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the AWS tests
 
 log "building (debug, with tests)"
 swift build --build-tests --explicit-target-dependency-import-check error

@@ -30,7 +30,7 @@ extension RDSIAMTests {
 
         /// Runs `migrator up --iam-auth` and checks that no secret and no token reached its output.
         func up(
-            _ fixture: RDSIAMFixture, url: String, folder: DrizzleFolder, environment: [String: String],
+            _ fixture: RDSIAMFixture, url: String?, folder: DrizzleFolder, environment: [String: String],
             flag: Bool = true
         ) throws -> MigratorProcess.Result {
             var environment = environment
@@ -42,6 +42,7 @@ extension RDSIAMTests {
             for secret in [
                 fixture.key.secret_access_key, fixture.session.secret_access_key, fixture.session.session_token ?? "",
                 "X-Amz-Signature", "X-Amz-Credential", "Action=connect",
+                MotoFixture.shared?.user.secret_access_key ?? "X-Amz-Signature",
             ] {
                 #expect(!result.output.contains(secret), "output shows a secret or token part: \(secret.prefix(12))…")
             }
@@ -105,6 +106,33 @@ extension RDSIAMTests {
             let verdicts = try fixture.verdicts(since: mark)
             #expect(!verdicts.isEmpty && verdicts.allSatisfy { $0.result == "accepted" }, "\(verdicts)")
             if let server { #expect(server.requests.count == 1) }
+        }
+
+        @Test(
+            "host, port, user and database from a password-less RDS-style secret (moto), TLS from PGSSLMODE",
+            .enabled(if: MotoFixture.shouldRun))
+        func fromSecret() throws {
+            let fixture = try RDSIAMFixture.require()
+            guard let moto = MotoFixture.require() else { return }
+            let database = try fixture.database()
+            defer { database.drop() }
+            let folder = try DrizzleFolder.generated(count: 2)
+            defer { folder.remove() }
+            let name = "iam-test/\(database.name)"
+            try moto.putSecret(
+                name: name,
+                value:
+                    #"{"engine":"postgres","host":"localhost","port":\#(fixture.port),"username":"\#(fixture.user)","#
+                    + #""dbname":"\#(database.name)"}"#)
+            var environment = Self.isolated.merging(moto.environment(moto.user, region: fixture.region)) { $1 }
+            environment["DATABASE_SECRET_ID"] = name
+            environment["PGSSLMODE"] = "verify-full"
+            environment["PGSSLROOTCERT"] = fixture.root_cert
+            let mark = fixture.logMark()
+            let result = try up(fixture, url: nil, folder: folder, environment: environment)
+            #expect(result.exitCode == 0, "\(result.finalError)\n\(result.stderr)")
+            #expect(try database.trackingRows().count == 2)
+            #expect(try fixture.verdicts(since: mark).map(\.result) == ["accepted"])
         }
 
         enum Refusal: String, CaseIterable, CustomTestStringConvertible {

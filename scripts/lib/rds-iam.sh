@@ -3,7 +3,7 @@
 # RDS does: `pam` authentication for the IAM users (TLS only), through a PAM service whose pam_exec
 # runs scripts/lib/rds_iam_verifier.py. Sourced, never run; needs root for /etc/pam.d.
 #
-# start_rds_iam: after start_postgres. Writes $PG_DIR/iam/state.json (what the tests need: endpoint,
+# start_rds_iam: after start_postgres (and after start_moto, whose user key it also accepts). Writes $PG_DIR/iam/state.json (what the tests need: endpoint,
 # users, keys, the verifier's log, the CA file) and exports MIGRATOR_TEST_IAM_STATE.
 # stop_rds_iam: removes the PAM service (the rest goes with stop_postgres).
 
@@ -58,6 +58,17 @@ JSON
               "session_token": "$session_token"}
 }
 JSON
+    # Moto's test user may sign tokens too, so a run can fetch a password-less secret from moto and
+    # log in with the same credentials (start_moto first).
+    if [ -n "${MIGRATOR_TEST_MOTO_STATE:-}" ]; then
+        python3 - "$dir/config.json" "$MIGRATOR_TEST_MOTO_STATE" <<'PY' || die "could not add moto's key to the verifier"
+import json, sys
+config_path, moto_path = sys.argv[1], sys.argv[2]
+config, user = json.load(open(config_path)), json.load(open(moto_path))["user"]
+config["keys"][user["access_key_id"]] = {"secret": user["secret_access_key"]}
+json.dump(config, open(config_path, "w"), indent=2)
+PY
+    fi
     : >"$dir/verifier.log"
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
     chmod 755 "$dir"
