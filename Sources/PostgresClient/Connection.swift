@@ -319,6 +319,8 @@ public final class Connection: @unchecked Sendable {
         if message.contains("database \"") && message.contains("does not exist") { return "3D000" }
         if message.contains("role \"") && message.contains("does not exist") { return "28000" }
         if message.contains("no pg_hba.conf entry") { return "28000" }
+        // How RDS (and any server using `pam`) refuses an IAM token.
+        if message.contains("PAM authentication failed") { return "28000" }
         if message.contains("permission denied for database") { return "42501" }
         return nil
     }
