@@ -340,9 +340,7 @@ public final class Connection: @unchecked Sendable {
     static func waitForSocket(_ socket: Int32, events: Int16, timeout: Duration) -> Bool {
         guard socket >= 0 else { return true }
         var descriptor = pollfd(fd: socket, events: events, revents: 0)
-        let (seconds, attoseconds) = timeout.components
-        let milliseconds = max(0, Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000))
-        return poll(&descriptor, 1, milliseconds) != 0
+        return poll(&descriptor, 1, max(0, Int32(clamping: timeout.milliseconds))) != 0
     }
 }
 
