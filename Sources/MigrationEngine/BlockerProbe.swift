@@ -38,15 +38,33 @@ final class BlockerProbe {
 
     deinit { monitor?.close() }
 
-    func blockers(of pid: Int32) -> [Blocker] {
-        guard !unavailable else { return [] }
-        do {
-            if monitor == nil {
+    /// The second connection, opened on first use; nil once it proved impossible. The lock report
+    /// reads the committed catalog on it too.
+    func connection() -> Connection? {
+        guard !unavailable else { return nil }
+        if monitor == nil {
+            do {
                 monitor = try Connection.connect(
                     to: connectionString, applicationName: "migrator-monitor",
                     deadline: .now + .seconds(2), interruption: interruption)
+            } catch {
+                unavailable = true
             }
-            let result = try monitor!.query(
+        }
+        return monitor
+    }
+
+    /// After a failed query on the monitor: drop it for the rest of the run.
+    func giveUp() {
+        unavailable = true
+        monitor?.close()
+        monitor = nil
+    }
+
+    func blockers(of pid: Int32) -> [Blocker] {
+        guard let monitor = connection() else { return [] }
+        do {
+            let result = try monitor.query(
                 """
                 SELECT pid, coalesce(application_name, ''), coalesce(state, ''),
                   coalesce(to_char(query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), ''),
@@ -60,9 +78,7 @@ final class BlockerProbe {
             }
         } catch {
             // A pooler or a missing privilege can make this impossible; the lock retry works without it.
-            unavailable = true
-            monitor?.close()
-            monitor = nil
+            giveUp()
             return []
         }
     }

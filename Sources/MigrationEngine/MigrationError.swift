@@ -8,7 +8,7 @@ import PostgresClient
 public struct MigrationError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
-            case migrationFailed, configuration, database, lockTimeout, drift, interrupted
+            case migrationFailed, configuration, database, lockTimeout, drift, interrupted, policyViolation
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -25,6 +25,8 @@ public struct MigrationError: Error, CustomStringConvertible, Sendable {
         public static let drift = Code(.drift)
         /// SIGINT/SIGTERM stopped the run; the running file was rolled back (exit 130/143).
         public static let interrupted = Code(.interrupted)
+        /// `analyze` found a file whose verdict the `--fail-on` policy forbids (exit 7).
+        public static let policyViolation = Code(.policyViolation)
 
         public var description: String { base.rawValue }
     }

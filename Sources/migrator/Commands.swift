@@ -9,10 +9,10 @@ struct MigratorCommand: ParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 a migration failed (rolled back), 2 usage or configuration, \
             3 database unreachable or login refused, 4 lock wait exceeded, 5 drift, \
-            6 secret could not be had, 130/143 stopped by SIGINT/SIGTERM.
+            6 secret could not be had, 7 analyze policy broken, 130/143 stopped by SIGINT/SIGTERM.
             """,
         version: MigratorVersion.string,
-        subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self],
+        subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self, Analyze.self],
         defaultSubcommand: Up.self
     )
 }

@@ -10,6 +10,7 @@ enum ExitStatus {
     static let lockTimeout: Int32 = 4
     static let drift: Int32 = 5
     static let secret: Int32 = 6
+    static let policyViolation: Int32 = 7
 
     static func code(for error: any Error) -> Int32 {
         switch error {
@@ -20,6 +21,7 @@ enum ExitStatus {
             case .database: return database
             case .lockTimeout: return lockTimeout
             case .drift: return drift
+            case .policyViolation: return policyViolation
             case .interrupted: return error.interruption?.exitCode ?? 143
             default: return migrationFailed
             }

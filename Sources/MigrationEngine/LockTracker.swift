@@ -1,0 +1,238 @@
+import PostgresClient
+
+/// Follows the relation locks one file's transaction holds, from PostgreSQL itself: `pg_locks` for
+/// our own backend after each statement (when the file runs piece by piece) and before COMMIT, and
+/// the committed catalog read on the monitor connection, so that a relfilenode that differs inside
+/// the transaction shows a rewrite, and an oid the committed catalog lacks shows a new relation.
+///
+/// Every read inside the migration's transaction runs under a savepoint: if it fails (a statement
+/// timeout, a catalog oddity), the savepoint is rolled back and the file carries on without a
+/// report, since a report must never be the reason a migration fails.
+final class LockTracker {
+    /// One relation as a snapshot saw it.
+    struct Sighting {
+        var relation: String?
+        var kind: String?
+        var relfilenode: UInt32?
+        var sizeBytes: Int64?
+        var modes: Set<LockMode>
+    }
+
+    /// The committed state of a relation (from the monitor connection).
+    struct Committed {
+        var relation: String
+        var kind: String
+        var relfilenode: UInt32
+        /// relpages × block size: the planner's figure from the last VACUUM, ANALYZE or CREATE INDEX.
+        var estimatedBytes: Int64
+        var isSystem: Bool
+    }
+
+    private struct Taken {
+        var statement: Int?
+        var at: ContinuousClock.Instant
+    }
+
+    let started: ContinuousClock.Instant
+    private let snapshotSQL: String
+    /// Modes held before this file (by earlier files of an `analyze` transaction), and what they saw.
+    private let before: [UInt32: Sighting]
+    private var latest: [UInt32: Sighting]
+    /// What this file saw first of each relation, before any later statement of it changed it.
+    private var firstSeen: [UInt32: Sighting] = [:]
+    private var taken: [UInt32: [LockMode: Taken]] = [:]
+    private var rewrittenAt: [UInt32: Int?] = [:]
+    private var piece: Int?
+    private var pieceStarted: ContinuousClock.Instant
+    private var pieceStarts: [Int: ContinuousClock.Instant] = [:]
+    private(set) var notes: [String] = []
+
+    init(table: TrackingTable, after previous: LockTracker? = nil, started: ContinuousClock.Instant = .now) {
+        self.started = started
+        pieceStarted = started
+        before = previous?.latest ?? [:]
+        latest = before
+        snapshotSQL = Self.snapshotSQL(excluding: table)
+    }
+
+    /// The statement about to run, for attributing what the next snapshot finds.
+    func pieceStarting(_ number: Int) {
+        piece = number
+        pieceStarted = .now
+        pieceStarts[number] = pieceStarted
+    }
+
+    /// Reads our backend's relation locks now. Throws only when the run was interrupted.
+    func snapshot(on connection: Connection) throws(PostgresError) {
+        let rows: [[String?]]
+        do throws(PostgresError) {
+            let results = try connection.simpleQuery(
+                "SAVEPOINT migrator_lock_report;\(snapshotSQL);RELEASE SAVEPOINT migrator_lock_report")
+            rows = results.count > 1 ? results[1].rows : []
+        } catch {
+            if error.code == .cancelled || error.code == .connectionLost { throw error }
+            _ = try connection.simpleQuery(
+                "ROLLBACK TO SAVEPOINT migrator_lock_report;RELEASE SAVEPOINT migrator_lock_report")
+            notes.append("the lock report could not be read: \(error.message)")
+            return
+        }
+        for row in rows {
+            guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }
+            let modes = Set((row[5] ?? "").split(separator: ",").compactMap { LockMode(pgLocksName: $0) })
+            let sighting = Sighting(
+                relation: row[1], kind: row[2].map(Self.kindName), relfilenode: row[3].flatMap { UInt32($0) },
+                sizeBytes: row[4].flatMap { Int64($0) }, modes: modes)
+            let earlier = latest[oid]
+            for mode in modes where earlier?.modes.contains(mode) != true {
+                taken[oid, default: [:]][mode] = Taken(statement: piece, at: piece == nil ? started : pieceStarted)
+            }
+            if firstSeen[oid] == nil { firstSeen[oid] = sighting }
+            if let previous = earlier?.relfilenode, let now = sighting.relfilenode, previous != now,
+                rewrittenAt[oid] == nil
+            {
+                rewrittenAt[oid] = piece
+            }
+            latest[oid] = sighting
+        }
+    }
+
+    /// The relations this file locked or rewrote, with what the committed catalog says about them.
+    /// `committed` is nil when the monitor connection could not be had.
+    func report(
+        committed: [UInt32: Committed]?, migration: Migration?, heldIsUpperBound: Bool,
+        endedAt: ContinuousClock.Instant = .now
+    ) -> LockReport {
+        var locks: [RelationLock] = []
+        for (oid, seen) in latest {
+            if let fact = committed?[oid], fact.isSystem { continue }
+            // No catalog row on either side: a transient heap of a rewrite, created and dropped within.
+            if seen.relation == nil && committed?[oid] == nil { continue }
+            let newModes = seen.modes.filter { before[oid]?.modes.contains($0) != true }
+            let rewrittenBy = rewrite(of: oid, committed: committed?[oid], knownCommitted: committed != nil)
+            guard !newModes.isEmpty || rewrittenBy?.rewritten == true else { continue }
+            let mode = newModes.max() ?? seen.modes.max() ?? .accessShare
+            var when = taken[oid]?[mode]
+            // A mode an earlier file of the same transaction took shows no new row; the statement
+            // that rewrote the relation certainly held it.
+            if when == nil, let statement = rewrittenBy?.statement, let at = pieceStarts[statement] {
+                when = Taken(statement: statement, at: at)
+            }
+            let first = before[oid] ?? firstSeen[oid] ?? seen
+            var lock = RelationLock(
+                oid: oid, relation: seen.relation ?? committed?[oid]?.relation ?? "oid \(oid)",
+                kind: seen.kind ?? committed?[oid]?.kind ?? "relation", mode: mode,
+                isNew: committed.map { $0[oid] == nil }, rewritten: rewrittenBy?.rewritten,
+                sizeBytes: first.sizeBytes, heldMs: (endedAt - (when?.at ?? started)).milliseconds,
+                heldIsUpperBound: heldIsUpperBound && when?.statement == nil, statement: when?.statement,
+                line: nil, rewrittenByStatement: rewrittenBy?.statement)
+            lock.blockingStatements = Set(
+                (taken[oid] ?? [:]).filter { $0.key.blocksWrites }.compactMap(\.value.statement)
+                    + [rewrittenBy?.statement].compactMap { $0 }
+            ).sorted()
+            if lock.isNew == true { lock.sizeBytes = nil }
+            if let fact = committed?[oid], seen.relation == nil { lock.sizeBytes = fact.estimatedBytes }
+            if rewrittenBy?.rewritten == true, rewrittenBy?.atFirstSight == true, let fact = committed?[oid] {
+                // The first look came after the rewrite: the new copy's size, or the planner's figure
+                // for the old one, whichever is larger.
+                lock.sizeBytes = max(lock.sizeBytes ?? 0, fact.estimatedBytes)
+            }
+            if let migration, let statement = lock.statement {
+                lock.line = Self.line(of: statement, in: migration)
+            }
+            locks.append(lock)
+        }
+        var notes = self.notes
+        if committed == nil {
+            notes.append(
+                "the committed catalog could not be read on a second connection: rewrites and new relations unknown")
+        }
+        return LockReport(locks: locks, notes: notes)
+    }
+
+    /// Whether this file rewrote `oid`, and in which statement.
+    private func rewrite(of oid: UInt32, committed: Committed?, knownCommitted: Bool)
+        -> (rewritten: Bool?, statement: Int?, atFirstSight: Bool)?
+    {
+        if let statement = rewrittenAt[oid] { return (true, statement, false) }
+        guard let first = firstSeen[oid] ?? latest[oid] else { return nil }
+        // A relation an earlier file already showed us: its relfilenode then is the baseline.
+        if let earlier = before[oid]?.relfilenode {
+            return (first.relfilenode != earlier, nil, first.relfilenode != earlier)
+        }
+        guard knownCommitted else { return (nil, nil, false) }
+        guard let committed, let now = first.relfilenode else { return (false, nil, false) }
+        let changed = now != committed.relfilenode && committed.relfilenode != 0
+        return (changed, changed ? taken[oid]?.values.compactMap(\.statement).min() : nil, changed)
+    }
+
+    /// The oids the monitor must look up.
+    var oids: [UInt32] { Array(latest.keys) }
+
+    static func line(of statement: Int, in migration: Migration) -> Int? {
+        let pieces = migration.pieces
+        guard statement >= 1 && statement <= pieces.count else { return nil }
+        let piece = pieces[statement - 1]
+        return migration.location(ofByte: piece.byteOffset + (piece.statements.first?.range.lowerBound ?? 0)).line
+    }
+
+    static func kindName(_ relkind: String) -> String {
+        switch relkind {
+        case "r": "table"
+        case "p": "partitioned table"
+        case "i": "index"
+        case "I": "partitioned index"
+        case "v": "view"
+        case "m": "materialized view"
+        case "f": "foreign table"
+        default: "relation"
+        }
+    }
+
+    /// Our backend's granted relation locks in this database, the strongest per relation found by
+    /// the caller; catalogs, TOAST, temporary objects and the tracking table with its indexes left
+    /// out. A relation the file dropped has no pg_class row any more: the monitor names it.
+    private static func snapshotSQL(excluding table: TrackingTable) -> String {
+        let tracking = "coalesce(to_regclass(\(literal(table.qualifiedName)))::oid, 0)"
+        return """
+            SELECT l.relation, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
+              CASE WHEN c.oid IS NOT NULL THEN pg_table_size(c.oid) END, string_agg(l.mode, ',')
+            FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+              LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm', 'i', 'I', 'v', 'f')
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'))
+              AND l.relation <> \(tracking)
+              AND l.relation NOT IN (SELECT indexrelid FROM pg_index WHERE indrelid = \(tracking))
+            GROUP BY 1, 2, 3, 4, 5
+            """
+    }
+
+    /// The committed catalog's view of `oids`, read on the monitor connection (outside our
+    /// transaction, so it sees what other sessions see). Reading pg_class takes no lock on the
+    /// relations themselves, so it never waits behind the migration's own locks.
+    static func committed(oids: [UInt32], on monitor: Connection) throws(PostgresError) -> [UInt32: Committed] {
+        guard !oids.isEmpty else { return [:] }
+        let result = try monitor.query(
+            """
+            SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
+              c.relpages::int8 * current_setting('block_size')::int8,
+              n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname ~ '^pg_(toast|temp_)'
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])
+            """, ["{" + oids.map(String.init).joined(separator: ",") + "}"])
+        var found: [UInt32: Committed] = [:]
+        for row in result.rows {
+            guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }
+            found[oid] = Committed(
+                relation: row[1] ?? "oid \(oid)", kind: kindName(row[2] ?? ""),
+                relfilenode: row[3].flatMap { UInt32($0) } ?? 0, estimatedBytes: row[4].flatMap { Int64($0) } ?? 0,
+                isSystem: row[5] == "t")
+        }
+        return found
+    }
+}
+
+/// A SQL string literal: inner quotes doubled (standard_conforming_strings is on since 9.1).
+func literal(_ text: String) -> String {
+    "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
+}
