@@ -38,6 +38,7 @@ extension Migrator {
                 try connection.simpleQuery("COMMIT")
                 return .alreadyApplied
             }
+            followLocks()
             // Before PostgreSQL 13, statement_timeout covered a whole multi-statement string.
             if migration.runsAsOneQuery
                 && (settings.statementTimeout == .zero || connection.serverVersion >= 130_000)
@@ -47,6 +48,7 @@ extension Migrator {
                 try runPieceByPiece(migration, current: &current)
             }
             current = nil
+            try reportLocks(of: migration)
             try connection.simpleQuery(table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT")
             return .applied
         } catch let error as PostgresError {
@@ -61,6 +63,7 @@ extension Migrator {
     private func runPieceByPiece(_ migration: Migration, current: inout Piece?) throws {
         for piece in migration.pieces {
             current = piece
+            let started = ContinuousClock.now
             try connection.simpleQuery(
                 piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
             guard connection.transactionStatus == .inTransaction else {
@@ -72,6 +75,7 @@ extension Migrator {
                             + "effect and no tracking row was written; start the file with "
                             + "-- migrator:no-transaction or remove the transaction control"))
             }
+            try pieceRan(piece, started: started)
         }
     }
 

@@ -56,14 +56,18 @@ final class LockTracker {
     }
 
     /// The statement about to run, for attributing what the next snapshot finds.
-    func pieceStarting(_ number: Int) {
+    func pieceStarting(_ number: Int, at started: ContinuousClock.Instant = .now) {
         piece = number
-        pieceStarted = .now
+        pieceStarted = started
         pieceStarts[number] = pieceStarted
     }
 
+    /// Whether a snapshot was taken yet (piece by piece, one after each statement).
+    private(set) var hasSnapshots = false
+
     /// Reads our backend's relation locks now. Throws only when the run was interrupted.
     func snapshot(on connection: Connection) throws(PostgresError) {
+        hasSnapshots = true
         let rows: [[String?]]
         do throws(PostgresError) {
             let results = try connection.simpleQuery(

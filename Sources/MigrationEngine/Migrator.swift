@@ -27,6 +27,13 @@ public final class Migrator {
     public internal(set) var pending = 0
     /// Time spent waiting for locks (advisory and table locks, including backoff).
     public internal(set) var lockWait: Duration = .zero
+    /// The longest an applied file held ACCESS EXCLUSIVE on a relation that existed before it.
+    public internal(set) var maxExclusiveLockMs: Int64 = 0
+    /// Existing tables the applied files rewrote.
+    public internal(set) var tablesRewritten = 0
+    /// What the file being applied held just before its COMMIT (see `LockTracker`).
+    var lastLockReport: LockReport?
+    var fileLocks: LockTracker?
 
     public init(
         connection: Connection, connectionString: String, folder: MigrationFolder, settings: Settings, logger: Logger,
@@ -156,6 +163,7 @@ public final class Migrator {
             switch outcome {
             case .applied:
                 applied += 1
+                fields.merge(appliedLockFields(migration)) { _, new in new }
                 logger.event(
                     wasOutOfOrder ? .warning : .info, "migration.applied",
                     wasOutOfOrder

@@ -119,7 +119,10 @@ final class Execution {
             fields.merge(
                 RunReport.embeddedMetrics(
                     applied: migrator?.applied ?? 0, pending: migrator?.pending ?? 0, durationMs: duration,
-                    lockWaitMs: migrator?.lockWait.milliseconds ?? 0, dimensions: environmentFields,
+                    lockWaitMs: migrator?.lockWait.milliseconds ?? 0,
+                    maxExclusiveLockMs: migrator?.maxExclusiveLockMs ?? 0,
+                    tablesRewritten: migrator?.tablesRewritten ?? 0,
+                    dimensions: environmentFields,
                     namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
                         ?? "Migrator")
             ) { _, new in new }

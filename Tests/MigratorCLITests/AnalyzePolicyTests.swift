@@ -51,7 +51,10 @@ struct AnalyzePolicyTests {
             let applied = try #require(try up.events("migration.applied").first)
             #expect(AnalyzeRun.facts(applied) == AnalyzeRun.facts(file))
             #expect(applied["max_lock"] as? String == "ACCESS EXCLUSIVE")
-            #expect(try AnalyzeRun.lock("public.big", in: applied)["held_upper_bound"] as? Bool == true)
+            // One statement runs on its own: its locks are attributed to it, the hold time exact.
+            let appliedBig = try AnalyzeRun.lock("public.big", in: applied)
+            #expect(appliedBig["statement"] as? Int == 1 && appliedBig["held_upper_bound"] == nil)
+            #expect((appliedBig["size_bytes"] as? Int ?? 0) > 20 * 1024 * 1024)
             let finished = try #require(up.lastLine)
             #expect(finished["TablesRewritten"] as? Int == 1)
             #expect((finished["MaxExclusiveLockMs"] as? Int).map { $0 >= 0 } == true)
@@ -102,7 +105,7 @@ struct AnalyzePolicyTests {
         }
     }
 
-    @Test("text table for people, markdown for a pull request")
+    @Test("text table for people, markdown for a pull request; up of the same two-piece file")
     func peopleAndPullRequests() throws {
         try withDatabase { database in
             try Self.bigTable(database)
@@ -123,6 +126,13 @@ struct AnalyzePolicyTests {
             #expect(markdown.stdout.hasPrefix("## migrator analyze: policy passed (1 blocking)"), "\(markdown.stdout)")
             #expect(markdown.stdout.contains("| `public.big` | table | ACCESS EXCLUSIVE |"))
             #expect(markdown.stdout.contains("**blocking** (statement 1, line 1)"))
+
+            // `up` sends these two pieces as one query: no statement to name, the transaction bounds the hold.
+            let up = try Ops.run(["up"], database, folder)
+            let applied = try #require(try up.events("migration.applied").first)
+            let big = try AnalyzeRun.lock("public.big", in: applied)
+            #expect(big["mode"] as? String == "ACCESS EXCLUSIVE" && big["rewritten"] as? Bool == false)
+            #expect(big["held_upper_bound"] as? Bool == true && big["statement"] == nil)
         }
     }
 
