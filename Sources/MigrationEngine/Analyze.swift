@@ -20,6 +20,14 @@ public struct FileAnalysis: Sendable {
     }
 }
 
+/// Where `analyze` stopped early, and why: the files from there on were not measured.
+public struct Stop: Sendable {
+    public var tag: String
+    /// Why the file cannot be measured inside analyze's one transaction.
+    public var reason: String
+    public var unmeasured: Int
+}
+
 /// Everything `analyze` measured, for the log lines, the table, the JSON document and markdown.
 public struct AnalyzeResult: Sendable {
     public var policy: AnalyzePolicy
@@ -27,7 +35,7 @@ public struct AnalyzeResult: Sendable {
     /// Pending files, analyzed or not.
     public var pending: Int = 0
     /// The self-managed file analyze stopped before, and how many files it left unmeasured.
-    public var stoppedAt: (tag: String, mode: String, unmeasured: Int)?
+    public var stoppedAt: Stop?
     public var durationMs: Int64 = 0
 
     /// Files whose findings the `--fail-on` policy forbids.
@@ -90,17 +98,31 @@ extension Migrator {
             var previous: LockTracker?
             for (position, migration) in pendingNow.enumerated() {
                 guard migration.mode == .transactional else {
-                    result.stoppedAt = (migration.tag, migration.mode.rawValue, pendingNow.count - position)
+                    result.stoppedAt = Stop(
+                        tag: migration.tag,
+                        reason: "it manages its own transaction (\(migration.mode.rawValue)): its COMMIT cannot be "
+                            + "rolled back", unmeasured: pendingNow.count - position)
                     break
                 }
                 current = (migration, nil)
-                let (file, tracker) = try analyzeFile(migration, after: previous, policy: policy) {
-                    current?.piece = $0
+                do throws(any Error) {
+                    let (file, tracker) = try analyzeFile(migration, after: previous, policy: policy) {
+                        current?.piece = $0
+                    }
+                    result.files.append(file)
+                    previous = tracker
+                } catch let error as PostgresError where error.sqlState == "55P04" && interruption.reason == nil {
+                    // `up` commits each file before the next; one transaction cannot use an enum value
+                    // an earlier statement of it added (ALTER TYPE ... ADD VALUE).
+                    result.stoppedAt = Stop(
+                        tag: migration.tag,
+                        reason: "it uses an enum value that an earlier pending file adds, which PostgreSQL allows only "
+                            + "once that file has committed (`up` commits each file before the next)",
+                        unmeasured: pendingNow.count - position)
+                    break
                 }
-                result.files.append(file)
-                previous = tracker
             }
-            try connection.simpleQuery("ROLLBACK")
+            rollbackQuietly()
             return result
         } catch let error as PostgresError {
             throw analyzeFailure(error, migration: current?.migration, piece: current?.piece)
@@ -164,9 +186,8 @@ extension Migrator {
         if let stop = result.stoppedAt {
             logger.event(
                 .warning, "analyze.stopped",
-                "\(stop.tag) manages its own transaction (\(stop.mode)): its COMMIT cannot be rolled back, so analyze "
-                    + "stops before it; \(stop.unmeasured) file(s) from it on were not measured",
-                ["migration": "\(stop.tag)", "mode": "\(stop.mode)", "unmeasured": .int(stop.unmeasured)])
+                "analyze stopped at \(stop.tag): \(stop.reason); \(stop.unmeasured) file(s) from it on were not measured",
+                ["migration": "\(stop.tag)", "reason": "\(stop.reason)", "unmeasured": .int(stop.unmeasured)])
         }
         var counts: Logger.Metadata = [:]
         for verdict in Verdict.allCases {

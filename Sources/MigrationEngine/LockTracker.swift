@@ -16,6 +16,8 @@ final class LockTracker {
         var relfilenode: UInt32?
         var sizeBytes: Int64?
         var modes: Set<LockMode>
+        /// Rows this transaction inserted, updated or deleted in it so far (pg_stat_get_xact_*).
+        var changedRows: Int64 = 0
     }
 
     /// The committed state of a relation (from the monitor connection).
@@ -85,10 +87,16 @@ final class LockTracker {
             let modes = Set((row[5] ?? "").split(separator: ",").compactMap { LockMode(pgLocksName: $0) })
             let sighting = Sighting(
                 relation: row[1], kind: row[2].map(Self.kindName), relfilenode: row[3].flatMap { UInt32($0) },
-                sizeBytes: row[4].flatMap { Int64($0) }, modes: modes)
+                sizeBytes: row[4].flatMap { Int64($0) }, modes: modes, changedRows: row[6].flatMap { Int64($0) } ?? 0)
             let earlier = latest[oid]
+            let now = Taken(statement: piece, at: piece == nil ? started : pieceStarted)
             for mode in modes where earlier?.modes.contains(mode) != true {
-                taken[oid, default: [:]][mode] = Taken(statement: piece, at: piece == nil ? started : pieceStarted)
+                taken[oid, default: [:]][mode] = now
+            }
+            // A mode an earlier file of the same transaction already holds shows no new row in
+            // pg_locks; rows this statement changed show that it took ROW EXCLUSIVE again.
+            if sighting.changedRows > (earlier?.changedRows ?? 0), taken[oid]?[.rowExclusive] == nil {
+                taken[oid, default: [:]][.rowExclusive] = now
             }
             if firstSeen[oid] == nil { firstSeen[oid] = sighting }
             if let previous = earlier?.relfilenode, let now = sighting.relfilenode, previous != now,
@@ -111,7 +119,7 @@ final class LockTracker {
             if let fact = committed?[oid], fact.isSystem { continue }
             // No catalog row on either side: a transient heap of a rewrite, created and dropped within.
             if seen.relation == nil && committed?[oid] == nil { continue }
-            let newModes = seen.modes.filter { before[oid]?.modes.contains($0) != true }
+            let newModes = Set(taken[oid]?.keys.map { $0 } ?? [])
             let rewrittenBy = rewrite(of: oid, committed: committed?[oid], knownCommitted: committed != nil)
             guard !newModes.isEmpty || rewrittenBy?.rewritten == true else { continue }
             let mode = newModes.max() ?? seen.modes.max() ?? .accessShare
@@ -199,7 +207,9 @@ final class LockTracker {
         let tracking = "coalesce(to_regclass(\(literal(table.qualifiedName)))::oid, 0)"
         return """
             SELECT l.relation, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
-              CASE WHEN c.oid IS NOT NULL THEN pg_table_size(c.oid) END, string_agg(l.mode, ',')
+              CASE WHEN c.oid IS NOT NULL THEN pg_table_size(c.oid) END, string_agg(l.mode, ','),
+              pg_stat_get_xact_tuples_inserted(l.relation) + pg_stat_get_xact_tuples_updated(l.relation)
+                + pg_stat_get_xact_tuples_deleted(l.relation)
             FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
               LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted

@@ -69,9 +69,8 @@ struct AnalyzeReport {
         return text
     }
 
-    private func stopSentence(_ stop: (tag: String, mode: String, unmeasured: Int)) -> String {
-        "stopped before \(stop.tag): it manages its own transaction (\(stop.mode)) and cannot be rolled back; "
-            + "\(stop.unmeasured) file(s) from it on were not measured"
+    private func stopSentence(_ stop: Stop) -> String {
+        "stopped at \(stop.tag): \(stop.reason); \(stop.unmeasured) file(s) from it on were not measured"
     }
 
     private var summary: String {
@@ -99,7 +98,7 @@ struct AnalyzeReport {
         ]
         if let stop = result.stoppedAt {
             document["stopped_at"] = .dictionary([
-                "migration": .string(stop.tag), "mode": .string(stop.mode), "unmeasured": .int(stop.unmeasured),
+                "migration": .string(stop.tag), "reason": .string(stop.reason), "unmeasured": .int(stop.unmeasured),
             ])
         }
         var out = ""

@@ -105,6 +105,31 @@ struct AnalyzePolicyTests {
         }
     }
 
+    @Test("stops at a file that uses an enum value an earlier pending file adds (one transaction cannot)")
+    func stopsAtNewEnumValue() throws {
+        try withDatabase { database in
+            let folder = try DrizzleFolder([
+                DrizzleFolder.File(
+                    tag: "0000_enum",
+                    sql: "CREATE TYPE \"mood\" AS ENUM ('calm');--> statement-breakpoint\n"
+                        + "CREATE TABLE \"moods\" (\"m\" \"mood\");", when: Ops.base),
+                DrizzleFolder.File(
+                    tag: "0001_value", sql: "ALTER TYPE \"mood\" ADD VALUE 'busy';", when: Ops.base + 1000),
+                DrizzleFolder.File(
+                    tag: "0002_use", sql: "INSERT INTO \"moods\" VALUES ('busy');", when: Ops.base + 2000),
+            ])
+            defer { folder.remove() }
+            let result = try AnalyzeRun.run(["analyze", "--json"], database, folder)
+            #expect(result.exitCode == 0, "\(result.output)")
+            let document = try AnalyzeRun.document(result)
+            #expect(try AnalyzeRun.files(document).count == 2)
+            let stop = try #require(document["stopped_at"] as? [String: Any])
+            #expect(stop["migration"] as? String == "0002_use" && stop["unmeasured"] as? Int == 1)
+            #expect((stop["reason"] as? String ?? "").contains("enum value"))
+            #expect(try Ops.run(["up"], database, folder).exitCode == 0)
+        }
+    }
+
     @Test("text table for people, markdown for a pull request; up of the same two-piece file")
     func peopleAndPullRequests() throws {
         try withDatabase { database in
