@@ -224,7 +224,7 @@ extension Migrator {
                 interruption: reason)
         }
         if error.sqlState == "55P03" || error.sqlState == "40P01" {
-            return FileFailure.lockTimeout(error, lastBlockers)
+            return FileFailure.lockTimeout(error, locks.lastBlockers)
         }
         if error.code == .connectionLost {
             return MigrationError(.database, "lost the database connection during analyze: \(error.message)")

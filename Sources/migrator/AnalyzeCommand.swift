@@ -1,10 +1,10 @@
 import ArgumentParser
 import MigrationEngine
-import PostgresClient
+import SystemSupport
 
 /// `migrator analyze`: what each pending file would do to the tables, measured inside one
 /// transaction that is always rolled back.
-struct Analyze: RunnableCommand {
+struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure each pending migration's locks and rewrites in one transaction that is rolled back.",
         discussion: """
@@ -72,14 +72,13 @@ struct Analyze: RunnableCommand {
         return value * scale
     }
 
-    var invocation: Invocation {
+    func run() throws {
         let chosen: ReportFormat? = json ? .json : format
         let logFormat = (options.logFormat ?? ProcessEnvironment()["MIGRATOR_LOG_FORMAT"] ?? "json").lowercased()
         // With text logs a person is reading: they get the table unless they asked for another report.
         let report = chosen ?? (logFormat == "text" ? .text : nil)
-        let policy = (try? policy()) ?? AnalyzePolicy()
-        return Invocation(name: "analyze", options: options.values, writesReportToStdout: report != nil) {
-            run, migrator in
+        let policy = try policy()
+        throw Execution(command: "analyze", options: options, logsToStderr: report != nil).run { run, migrator in
             let result = try migrator.analyze(policy: policy)
             if let report {
                 let page = AnalyzeReport(result: result, database: run.databaseName)
