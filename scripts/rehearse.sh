@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The newcomer's first command: installs what is missing, builds migrator, starts a throwaway
-# PostgreSQL on loopback, applies migrations/ (JSON logs, as in CloudWatch), runs it a second time
+# PostgreSQL on loopback, measures migrations/ with `migrator analyze` (a table of locks and rewrites,
+# rolled back), applies it (JSON logs, as in CloudWatch), runs it a second time
 # (nothing to do), shows `migrator status`, and removes the database server again.
 #
 #   scripts/rehearse.sh                 # against a throwaway PostgreSQL
@@ -50,6 +51,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
     DATABASE_URL="${PG_URL%/postgres}/rehearsal"
 fi
 export DATABASE_URL
+
+log "migrator analyze: what each pending file does to the tables, measured and rolled back (docs/analyze.md)"
+MIGRATOR_LOG_FORMAT=text LOG_LEVEL=warning migrator analyze || log "migrator analyze exited with $?"
 
 status=0
 log "migrator up (JSON logs, one line per event)"

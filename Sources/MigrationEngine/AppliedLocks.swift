@@ -9,7 +9,7 @@ import StructuredLogging
 extension Migrator {
     func followLocks() {
         lastLockReport = nil
-        fileLocks = LockTracker(table: table)
+        fileLocks = settings.lockReport ? LockTracker(table: table) : nil
     }
 
     /// After a piece of a file that runs piece by piece: which locks that statement took.
@@ -32,6 +32,7 @@ extension Migrator {
 
     /// The `locks` and `max_lock` fields of `migration.applied`, and the run's totals.
     func appliedLockFields(_ migration: Migration) -> Logger.Metadata {
+        guard settings.lockReport else { return [:] }
         guard migration.mode == .transactional, let report = lastLockReport else {
             return [
                 "locks": .array([]), "max_lock": "unknown",

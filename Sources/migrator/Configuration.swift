@@ -75,6 +75,12 @@ struct Configuration {
         case let other?:
             throw ConfigurationError(description: "MIGRATOR_ALLOW_OUT_OF_ORDER: \"\(other)\" is not true or false")
         }
+        switch environment["MIGRATOR_LOCK_REPORT"]?.lowercased() {
+        case nil, "", "true", "1", "yes": break
+        case "false", "0", "no": settings.lockReport = false
+        case let other?:
+            throw ConfigurationError(description: "MIGRATOR_LOCK_REPORT: \"\(other)\" is not true or false")
+        }
         self.settings = settings
         if databaseURL == nil && secretID == nil {
             throw ConfigurationError(

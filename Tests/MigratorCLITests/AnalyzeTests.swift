@@ -115,6 +115,31 @@ struct AnalyzeTests {
         }
     }
 
+    @Test("up: every migration.applied line carries the file's locks; MIGRATOR_LOCK_REPORT=false leaves them out")
+    func upReportAndEscapeHatch() throws {
+        try withDatabase { database in
+            try Self.seeded(database)
+            let folder = try DrizzleFolder([
+                DrizzleFolder.File(tag: "0000_index", sql: "CREATE INDEX \"t_n_idx\" ON \"t\" (\"n\");", when: Ops.base)
+            ])
+            defer { folder.remove() }
+            let off = try Ops.run(["up", "--dry-run"], database, folder, environment: ["MIGRATOR_LOCK_REPORT": "maybe"])
+            #expect(off.exitCode == 2 && off.finalError.contains("MIGRATOR_LOCK_REPORT"), "\(off.output)")
+            let quiet = try Ops.run(["up"], database, folder, environment: ["MIGRATOR_LOCK_REPORT": "false"])
+            #expect(quiet.exitCode == 0, "\(quiet.output)")
+            let line = try #require(try quiet.events("migration.applied").first)
+            #expect(line["locks"] == nil && line["max_lock"] == nil)
+
+            try database.query("DROP INDEX t_n_idx; DELETE FROM drizzle.__drizzle_migrations")
+            let reported = try Ops.run(["up"], database, folder)
+            let applied = try #require(try reported.events("migration.applied").first)
+            #expect(applied["max_lock"] as? String == "SHARE" && applied["max_lock_relation"] as? String == "public.t")
+            let index = try AnalyzeRun.lock("public.t_n_idx", in: applied)
+            #expect(index["new"] as? Bool == true)
+            #expect(try AnalyzeRun.lock("public.t", in: applied)["statement"] as? Int == 1)
+        }
+    }
+
     @Test("odd identifiers are schema-qualified and quoted; no row value appears in any report")
     func oddIdentifiers() throws {
         try withDatabase { database in
