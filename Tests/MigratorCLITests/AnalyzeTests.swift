@@ -123,7 +123,8 @@ struct AnalyzeTests {
                 DrizzleFolder.File(tag: "0000_index", sql: "CREATE INDEX \"t_n_idx\" ON \"t\" (\"n\");", when: Ops.base)
             ])
             defer { folder.remove() }
-            let off = try Ops.run(["up", "--dry-run"], database, folder, environment: ["MIGRATOR_LOCK_REPORT": "maybe"])
+            let off = try Ops.run(
+                ["up", "--dry-run"], database, folder, environment: ["MIGRATOR_LOCK_REPORT": "maybe"])
             #expect(off.exitCode == 2 && off.finalError.contains("MIGRATOR_LOCK_REPORT"), "\(off.output)")
             let quiet = try Ops.run(["up"], database, folder, environment: ["MIGRATOR_LOCK_REPORT": "false"])
             #expect(quiet.exitCode == 0, "\(quiet.output)")
