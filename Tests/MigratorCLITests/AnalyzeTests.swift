@@ -66,6 +66,34 @@ struct AnalyzeTests {
         }
     }
 
+    static let hints: [(sql: String, verdict: String, hint: String)] = [
+        ("CREATE INDEX \"t_n_idx\" ON \"t\" (\"n\");", "blocking", "CREATE INDEX CONCURRENTLY"),
+        (
+            "CREATE TABLE \"child\" (\"t_id\" int);--> statement-breakpoint\n"
+                + "ALTER TABLE \"child\" ADD CONSTRAINT \"child_t\" FOREIGN KEY (\"t_id\") REFERENCES \"t\"(\"id\");",
+            "blocking", "NOT VALID"
+        ),
+        ("ALTER TABLE \"t\" ALTER COLUMN \"id\" SET NOT NULL;", "blocking", "CHECK (column IS NOT NULL) NOT VALID"),
+        ("ALTER TABLE \"t\" ALTER COLUMN \"n\" TYPE bigint;", "rewrite", "split the type change"),
+        ("ALTER TABLE \"t\" ADD COLUMN \"r\" float8 DEFAULT random();", "rewrite", "SET DEFAULT in a second statement"),
+    ]
+
+    @Test("each risky finding names the safer pattern", arguments: 0..<hints.count)
+    func hint(_ number: Int) throws {
+        let (sql, verdict, hint) = Self.hints[number]
+        try withDatabase { database in
+            try Self.seeded(database)
+            let folder = try DrizzleFolder([DrizzleFolder.File(tag: "0000_hint", sql: sql, when: Ops.base)])
+            defer { folder.remove() }
+            let result = try AnalyzeRun.run(["analyze", "--json", "--size-threshold", "0"], database, folder)
+            let file = try #require(try AnalyzeRun.files(AnalyzeRun.document(result)).first)
+            let findings = try #require(file["findings"] as? [[String: Any]])
+            let finding = try #require(findings.first { $0["verdict"] as? String == verdict }, "\(findings)")
+            #expect(finding["relation"] as? String == "public.t")
+            #expect((finding["hint"] as? String ?? "").contains(hint), "\(finding)")
+        }
+    }
+
     @Test("ADD CONSTRAINT NOT VALID, then VALIDATE CONSTRAINT in the next file: SHARE UPDATE EXCLUSIVE")
     func notValidThenValidate() throws {
         try withDatabase { database in
