@@ -132,7 +132,7 @@ extension Migrator {
     private func analyzeFile(
         _ migration: Migration, after previous: LockTracker?, policy: AnalyzePolicy, running: (Piece) -> Void
     ) throws -> (FileAnalysis, LockTracker) {
-        let tracker = LockTracker(table: table, after: previous)
+        let tracker = LockTracker(table: table, excluded: nil, after: previous)
         var statements: [StatementResult] = []
         var ended = tracker.started
         for piece in migration.pieces where !piece.isBlank {
@@ -159,7 +159,7 @@ extension Migrator {
                     rows: rows.isEmpty ? nil : rows.reduce(0, +)))
         }
         let report = tracker.report(
-            committed: committedCatalog(for: tracker), migration: migration, heldIsUpperBound: false, endedAt: ended)
+            committed: committedCatalog(), migration: migration, heldIsUpperBound: false, endedAt: ended)
         let file = FileAnalysis(
             tag: migration.tag, index: migration.index, hash: migration.hash,
             durationMs: (ended - tracker.started).milliseconds, statements: statements, report: report,
@@ -206,11 +206,12 @@ extension Migrator {
             ])
     }
 
-    /// The committed catalog for the tracker's relations, on the monitor connection; nil without one.
-    func committedCatalog(for tracker: LockTracker) -> [UInt32: LockTracker.Committed]? {
+    /// The committed catalog of every relation analyze's transaction has locked, on the monitor
+    /// connection; nil without one.
+    func committedCatalog() -> [UInt32: LockTracker.Committed]? {
         guard let monitor = probe.connection() else { return nil }
         do {
-            return try LockTracker.committed(oids: tracker.oids, on: monitor)
+            return try LockQueries.committed(lockedBy: connection.backendPID, on: monitor)
         } catch {
             probe.giveUp()
             return nil

@@ -37,7 +37,7 @@ extension Migrator {
                 try connection.simpleQuery("COMMIT")
                 return .alreadyApplied
             }
-            followLocks()
+            followLocks(migration)
             // Before PostgreSQL 13, statement_timeout covered a whole multi-statement string.
             if migration.runsAsOneQuery
                 && (settings.statementTimeout == .zero || connection.serverVersion >= 130_000)

@@ -36,7 +36,11 @@ final class LockTracker {
     }
 
     let started: ContinuousClock.Instant
-    private let snapshotSQL: String
+    /// The tracking table and its indexes: ours, not the migration's. Looked up by the first
+    /// snapshot of a run, then handed from file to file.
+    private(set) var excluded: Set<UInt32>?
+    /// The file's last statement: its snapshot is the one before COMMIT (`reportLocks`).
+    var lastPiece = Int.max
     /// Modes held before this file (by earlier files of an `analyze` transaction), and what they saw.
     private let before: [UInt32: Sighting]
     private var latest: [UInt32: Sighting]
@@ -49,12 +53,18 @@ final class LockTracker {
     private var pieceStarts: [Int: ContinuousClock.Instant] = [:]
     private(set) var notes: [String] = []
 
-    init(table: TrackingTable, after previous: LockTracker? = nil, started: ContinuousClock.Instant = .now) {
+    private let table: TrackingTable
+
+    init(
+        table: TrackingTable, excluded: Set<UInt32>?, after previous: LockTracker? = nil,
+        started: ContinuousClock.Instant = .now
+    ) {
+        self.table = table
+        self.excluded = previous?.excluded ?? excluded
         self.started = started
         pieceStarted = started
         before = previous?.latest ?? [:]
         latest = before
-        snapshotSQL = Self.snapshotSQL(excluding: table)
     }
 
     /// The statement about to run, for attributing what the next snapshot finds.
@@ -64,17 +74,22 @@ final class LockTracker {
         pieceStarts[number] = pieceStarted
     }
 
-    /// Whether a snapshot was taken yet (piece by piece, one after each statement).
-    private(set) var hasSnapshots = false
+    /// Whether the statements are seen one by one (`pieceStarting` was called): then each lock is
+    /// attributed to the statement that took it.
+    var attributesPieces: Bool { piece != nil }
 
     /// Reads our backend's relation locks now. Throws only when the run was interrupted.
     func snapshot(on connection: Connection) throws(PostgresError) {
-        hasSnapshots = true
         let rows: [[String?]]
         do throws(PostgresError) {
+            let lookup = excluded == nil ? LockQueries.trackingSQL(table) + ";" : ""
             let results = try connection.simpleQuery(
-                "SAVEPOINT migrator_lock_report;\(snapshotSQL);RELEASE SAVEPOINT migrator_lock_report")
-            rows = results.count > 1 ? results[1].rows : []
+                "SAVEPOINT migrator_lock_report;\(lookup)\(LockQueries.snapshotSQL);RELEASE SAVEPOINT migrator_lock_report"
+            )
+            if excluded == nil, results.count > 3 {
+                excluded = Set(results[1].rows.compactMap { $0.first.flatMap { $0.flatMap { UInt32($0) } } })
+            }
+            rows = results.count > 2 ? results[results.count - 2].rows : []
         } catch {
             if error.code == .cancelled || error.code == .connectionLost { throw error }
             _ = try connection.simpleQuery(
@@ -83,11 +98,13 @@ final class LockTracker {
             return
         }
         for row in rows {
-            guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }
-            let modes = Set((row[5] ?? "").split(separator: ",").compactMap { LockMode(pgLocksName: $0) })
+            guard let oid = row[0].flatMap({ UInt32($0) }), excluded?.contains(oid) != true,
+                LockQueries.isReported(kind: row[5], identity: row[6])
+            else { continue }
+            let modes = Set((row[1] ?? "").split(separator: ",").compactMap { LockMode(pgLocksName: $0) })
             let sighting = Sighting(
-                relation: row[1], kind: row[2].map(Self.kindName), relfilenode: row[3].flatMap { UInt32($0) },
-                sizeBytes: row[4].flatMap { Int64($0) }, modes: modes, changedRows: row[6].flatMap { Int64($0) } ?? 0)
+                relation: row[6], kind: row[5], relfilenode: row[2].flatMap { UInt32($0) },
+                sizeBytes: row[3].flatMap { Int64($0) }, modes: modes, changedRows: row[4].flatMap { Int64($0) } ?? 0)
             let earlier = latest[oid]
             let now = Taken(statement: piece, at: piece == nil ? started : pieceStarted)
             for mode in modes where earlier?.modes.contains(mode) != true {
@@ -177,76 +194,10 @@ final class LockTracker {
         return (changed, changed ? taken[oid]?.values.compactMap(\.statement).min() : nil, changed)
     }
 
-    /// The oids the monitor must look up.
-    var oids: [UInt32] { Array(latest.keys) }
-
     static func line(of statement: Int, in migration: Migration) -> Int? {
         let pieces = migration.pieces
         guard statement >= 1 && statement <= pieces.count else { return nil }
         let piece = pieces[statement - 1]
         return migration.location(ofByte: piece.byteOffset + (piece.statements.first?.range.lowerBound ?? 0)).line
     }
-
-    static func kindName(_ relkind: String) -> String {
-        switch relkind {
-        case "r": "table"
-        case "p": "partitioned table"
-        case "i": "index"
-        case "I": "partitioned index"
-        case "v": "view"
-        case "m": "materialized view"
-        case "f": "foreign table"
-        default: "relation"
-        }
-    }
-
-    /// Our backend's granted relation locks in this database, the strongest per relation found by
-    /// the caller; catalogs, TOAST, temporary objects and the tracking table with its indexes left
-    /// out. A relation the file dropped has no pg_class row any more: the monitor names it.
-    private static func snapshotSQL(excluding table: TrackingTable) -> String {
-        let tracking = "coalesce(to_regclass(\(literal(table.qualifiedName)))::oid, 0)"
-        return """
-            SELECT l.relation, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
-              CASE WHEN c.oid IS NOT NULL THEN pg_table_size(c.oid) END, string_agg(l.mode, ','),
-              pg_stat_get_xact_tuples_inserted(l.relation) + pg_stat_get_xact_tuples_updated(l.relation)
-                + pg_stat_get_xact_tuples_deleted(l.relation)
-            FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-              LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
-              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm', 'i', 'I', 'v', 'f')
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'))
-              AND l.relation <> \(tracking)
-              AND l.relation NOT IN (SELECT indexrelid FROM pg_index WHERE indrelid = \(tracking))
-            GROUP BY 1, 2, 3, 4, 5
-            """
-    }
-
-    /// The committed catalog's view of `oids`, read on the monitor connection (outside our
-    /// transaction, so it sees what other sessions see). Reading pg_class takes no lock on the
-    /// relations themselves, so it never waits behind the migration's own locks.
-    static func committed(oids: [UInt32], on monitor: Connection) throws(PostgresError) -> [UInt32: Committed] {
-        guard !oids.isEmpty else { return [:] }
-        let result = try monitor.query(
-            """
-            SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
-              c.relpages::int8 * current_setting('block_size')::int8,
-              n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname ~ '^pg_(toast|temp_)'
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY ($1::oid[])
-            """, ["{" + oids.map(String.init).joined(separator: ",") + "}"])
-        var found: [UInt32: Committed] = [:]
-        for row in result.rows {
-            guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }
-            found[oid] = Committed(
-                relation: row[1] ?? "oid \(oid)", kind: kindName(row[2] ?? ""),
-                relfilenode: row[3].flatMap { UInt32($0) } ?? 0, estimatedBytes: row[4].flatMap { Int64($0) } ?? 0,
-                isSystem: row[5] == "t")
-        }
-        return found
-    }
-}
-
-/// A SQL string literal: inner quotes doubled (standard_conforming_strings is on since 9.1).
-func literal(_ text: String) -> String {
-    "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
 }

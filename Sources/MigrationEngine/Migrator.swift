@@ -35,6 +35,8 @@ public final class Migrator {
     /// What the file being applied held just before its COMMIT (see `AppliedLocks`).
     var lastLockReport: LockReport?
     var fileLocks: LockTracker?
+    /// The tracking table and its indexes, which the lock report leaves out (looked up once).
+    var trackingOids: Set<UInt32>?
 
     /// Connects (waiting for the database up to `settings.connectTimeout`) and keeps the connection
     /// for every command of the run.
