@@ -98,7 +98,7 @@ final class Execution {
         if configuration.iamAuth {
             iam = try IAMLogin(
                 target: target, environment: environment, logger: logger, interruption: signals.interruption)
-            target = try DatabaseTarget(url, password: iam!.password)
+            target = target.with(password: iam!.password)
         }
         do {
             let migrator = try Migrator(
