@@ -10,7 +10,7 @@ public struct DatabaseTarget: Sendable {
     /// Called before every attempt; its value is passed to libpq as `password`, overriding the URL's.
     /// An RDS IAM token is made this way, fresh for each attempt, so a long wait never sends an
     /// expired one.
-    let password: (@Sendable () throws(MigrationError) -> String)?
+    private(set) var password: (@Sendable () throws(MigrationError) -> String)?
 
     /// Parses `connectionString` (a bad one throws exit 2 and is never echoed) and registers its
     /// password for redaction before anything can log it.
@@ -27,6 +27,13 @@ public struct DatabaseTarget: Sendable {
         self.password = password
     }
 
+    /// The same target, with a password made for each attempt (no second parse of the URL).
+    public func with(password: @escaping @Sendable () throws(MigrationError) -> String) -> DatabaseTarget {
+        var copy = self
+        copy.password = password
+        return copy
+    }
+
     /// `user@host:port/dbname` as the URL says, for messages before a connection exists.
     public var displayName: String { info.redacted }
 
@@ -35,6 +42,13 @@ public struct DatabaseTarget: Sendable {
 
     /// The user the URL names (nil: libpq's default), for an RDS IAM token.
     public var user: String? { info.user }
+
+    /// The host and port the URL names (nil: libpq's default), for an RDS IAM token.
+    public var host: String? { info.host }
+    public var port: String? { info.port }
+
+    /// Whether the URL carries a password (an IAM login must not: the token is the password).
+    public var hasPassword: Bool { info.password != nil }
 }
 
 /// Connecting with patience: the task may start before the database accepts connections (a fresh
