@@ -159,7 +159,7 @@ extension Migrator {
                     rows: rows.isEmpty ? nil : rows.reduce(0, +)))
         }
         let report = tracker.report(
-            committed: committedCatalog(), migration: migration, heldIsUpperBound: false, endedAt: ended)
+            committed: committedCatalog(tracker), migration: migration, heldIsUpperBound: false, endedAt: ended)
         let file = FileAnalysis(
             tag: migration.tag, index: migration.index, hash: migration.hash,
             durationMs: (ended - tracker.started).milliseconds, statements: statements, report: report,
@@ -208,10 +208,10 @@ extension Migrator {
 
     /// The committed catalog of every relation analyze's transaction has locked, on the monitor
     /// connection; nil without one.
-    func committedCatalog() -> [UInt32: LockTracker.Committed]? {
+    func committedCatalog(_ tracker: LockTracker) -> [UInt32: LockTracker.Committed]? {
         guard let monitor = probe.connection() else { return nil }
         do {
-            return try LockQueries.committed(lockedBy: connection.backendPID, on: monitor)
+            return try LockQueries.committed(oids: tracker.oids, on: monitor)
         } catch {
             probe.giveUp()
             return nil

@@ -39,9 +39,12 @@ extension Migrator {
         } catch {
             snapshotError = error
         }
-        let catalog = committed?.wait()
-        if monitor != nil && catalog == nil { probe.giveUp() }
+        var catalog = committed?.wait()
         if let snapshotError { throw snapshotError }
+        if let monitor, catalog != nil, let pid = tracker.serverPID, pid != connection.backendPID {
+            catalog = try? LockQueries.committed(oids: tracker.oids, on: monitor)
+        }
+        if monitor != nil && catalog == nil { probe.giveUp() }
         trackingOids = tracker.excluded
         lastLockReport = tracker.report(
             committed: catalog, migration: migration, heldIsUpperBound: !pieceByPiece)

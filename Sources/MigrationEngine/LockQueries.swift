@@ -13,7 +13,8 @@ enum LockQueries {
         SELECT l.relation, string_agg(l.mode, ','), pg_relation_filenode(l.relation), pg_table_size(l.relation),
           pg_stat_get_xact_tuples_inserted(l.relation) + pg_stat_get_xact_tuples_updated(l.relation)
             + pg_stat_get_xact_tuples_deleted(l.relation),
-          (pg_identify_object(1259, l.relation, 0)).type, (pg_identify_object(1259, l.relation, 0)).identity
+          (pg_identify_object(1259, l.relation, 0)).type, (pg_identify_object(1259, l.relation, 0)).identity,
+          pg_backend_pid()
         FROM pg_locks l
         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND l.relation >= 16384
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -41,15 +42,30 @@ enum LockQueries {
     static func committed(lockedBy pid: Int32, on monitor: Connection) throws(PostgresError)
         -> [UInt32: LockTracker.Committed]
     {
+        try committed(
+            where: "c.oid IN (SELECT relation FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND granted "
+                + "AND relation >= 16384)", String(pid), on: monitor)
+    }
+
+    /// The same for `oids`: behind a pooler, the connection's backend pid is the pooler's, not the
+    /// server's, so the monitor is asked for the oids the snapshot found.
+    static func committed(oids: [UInt32], on monitor: Connection) throws(PostgresError)
+        -> [UInt32: LockTracker.Committed]
+    {
+        try committed(
+            where: "c.oid = ANY ($1::oid[])", "{" + oids.map(String.init).joined(separator: ",") + "}", on: monitor)
+    }
+
+    private static func committed(where condition: String, _ parameter: String, on monitor: Connection)
+        throws(PostgresError) -> [UInt32: LockTracker.Committed]
+    {
         let result = try monitor.query(
             """
             SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
               c.relpages::int8 * current_setting('block_size')::int8,
               n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname ~ '^pg_(toast|temp_)'
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid IN (SELECT relation FROM pg_locks
-              WHERE pid = $1 AND locktype = 'relation' AND granted AND relation >= 16384)
-            """, [String(pid)])
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(condition)
+            """, [parameter])
         var found: [UInt32: LockTracker.Committed] = [:]
         for row in result.rows {
             guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }

@@ -74,6 +74,11 @@ final class LockTracker {
         pieceStarts[number] = pieceStarted
     }
 
+    /// The server backend the snapshot ran on (behind a pooler, not the connection's `backendPID`).
+    private(set) var serverPID: Int32?
+    /// Every relation seen so far, for asking the monitor by oid.
+    var oids: [UInt32] { Array(latest.keys) }
+
     /// Whether the statements are seen one by one (`pieceStarting` was called): then each lock is
     /// attributed to the statement that took it.
     var attributesPieces: Bool { piece != nil }
@@ -122,6 +127,7 @@ final class LockTracker {
                 rewrittenAt[oid] = piece
             }
             latest[oid] = sighting
+            serverPID = row[7].flatMap { Int32($0) } ?? serverPID
         }
     }
 
