@@ -43,8 +43,8 @@ enum LockQueries {
         -> [UInt32: LockTracker.Committed]
     {
         try committed(
-            where: "c.oid IN (SELECT relation FROM pg_locks WHERE pid = $1 AND locktype = 'relation' AND granted "
-                + "AND relation >= 16384)", String(pid), on: monitor)
+            where: "c.oid IN (SELECT relation FROM pg_locks WHERE pid = \(pid) AND locktype = 'relation' AND granted "
+                + "AND relation >= 16384)", on: monitor)
     }
 
     /// The same for `oids`: behind a pooler, the connection's backend pid is the pooler's, not the
@@ -52,22 +52,25 @@ enum LockQueries {
     static func committed(oids: [UInt32], on monitor: Connection) throws(PostgresError)
         -> [UInt32: LockTracker.Committed]
     {
-        try committed(
-            where: "c.oid = ANY ($1::oid[])", "{" + oids.map(String.init).joined(separator: ",") + "}", on: monitor)
+        guard !oids.isEmpty else { return [:] }
+        return try committed(where: "c.oid IN (\(oids.map(String.init).joined(separator: ",")))", on: monitor)
     }
 
-    private static func committed(where condition: String, _ parameter: String, on monitor: Connection)
-        throws(PostgresError) -> [UInt32: LockTracker.Committed]
+    /// One simple query (numbers only are spliced in: the pid and oids), no join: the namespace's
+    /// name comes quoted from regnamespace. Objects of initdb never get here (oid >= 16384).
+    private static func committed(where condition: String, on monitor: Connection) throws(PostgresError)
+        -> [UInt32: LockTracker.Committed]
     {
-        let result = try monitor.query(
+        let result = try monitor.simpleQuery(
             """
-            SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind, c.relfilenode,
-              c.relpages::int8 * current_setting('block_size')::int8,
-              n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname ~ '^pg_(toast|temp_)'
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE \(condition)
-            """, [parameter])
+            SELECT c.oid, c.relnamespace::regnamespace::text || '.' || quote_ident(c.relname), c.relkind,
+              c.relfilenode, c.relpages::int8 * current_setting('block_size')::int8,
+              c.relnamespace = 'pg_toast'::regnamespace OR c.relpersistence = 't'
+            FROM pg_class c WHERE \(condition)
+            """
+        )
         var found: [UInt32: LockTracker.Committed] = [:]
-        for row in result.rows {
+        for row in result.last?.rows ?? [] {
             guard let oid = row[0].flatMap({ UInt32($0) }) else { continue }
             found[oid] = LockTracker.Committed(
                 relation: row[1] ?? "oid \(oid)", kind: kindName(row[2] ?? ""),

@@ -130,6 +130,23 @@ struct AnalyzePolicyTests {
         }
     }
 
+    @Test("takes the advisory lock like up: while another session holds it, analyze waits, then exits 4")
+    func advisoryLock() throws {
+        try withDatabase { database in
+            let folder = try DrizzleFolder([Ops.a])
+            defer { folder.remove() }
+            let first = try Ops.run(["up"], database, folder)
+            let key = try #require(first.stdout.firstMatch(of: /"lock_key":(-?[0-9]+)/).map { String($0.output.1) })
+            try folder.append(Ops.b)
+            let holder = try database.connect()
+            defer { holder.close() }
+            try holder.simpleQuery("SELECT pg_advisory_lock(\(key))")
+            let result = try AnalyzeRun.run(["analyze", "--lock-wait", "1s"], database, folder)
+            #expect(result.exitCode == 4, "\(result.output)")
+            #expect(try database.query("SELECT to_regclass('public.b') IS NULL") == [["t"]])
+        }
+    }
+
     @Test("text table for people, markdown for a pull request; up of the same two-piece file")
     func peopleAndPullRequests() throws {
         try withDatabase { database in
