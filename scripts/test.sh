@@ -34,8 +34,8 @@ swift test --skip-build "$@" || failed+=("swift test")
 
 # With a filter, a developer is iterating on Swift tests: skip the rest.
 if [ $# -eq 0 ]; then
-    log "running the deploy scripts' tests"
-    tests/shell/run.sh || failed+=("tests/shell/run.sh")
+    log "running the deploy tests and the linters (cfn-lint, parliament, actionlint, shellcheck, hadolint)"
+    deploy/tests/run.sh || failed+=("deploy/tests/run.sh")
     log "rehearsing the runtime image (debootstrap root, chroot)"
     scripts/image-rehearsal.sh "$STATIC_BIN" || failed+=("scripts/image-rehearsal.sh")
 fi

@@ -14,7 +14,7 @@ test_exit_0_passes_through() {
     call_json ecs register-task-definition 'c["files"][c["params"]["--cli-input-json"]]' >"$SC/registered.json"
     python3 "$TESTS_DIR/validate_task_definitions.py" --env staging "$SC/registered.json"
     assert_contains "$SC/registered.json" '"image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator@sha256:0123"'
-    assert_contains "$SC/registered.json" '"executionRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-execution"'
+    assert_contains "$SC/registered.json" '"executionRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-execution-staging"'
     assert_contains "$SC/registered.json" '"taskRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-task-staging"'
     assert_not_contains "$SC/registered.json" 123456789012
     # how it was run

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Runs the deploy tests: scripts/run-migration-task.sh and scripts/ci-deploy-example.sh against a fake
-# aws/docker (tests/shell/test_*.sh), the task definitions against botocore's ECS model, the IAM
-# policies, a scan for credentials, and scripts/lint.sh. Contacts nothing but PyPI/Debian for installs.
+# Runs the deploy tests: the migration task runner, the composite action and scripts/ci-deploy-example.sh
+# against a fake aws/docker (deploy/tests/test_*.sh), the task definitions against botocore's ECS
+# model, the template's IAM policies (deploy/tests/test_policies.py), a scan for credentials, and
+# scripts/lint.sh. Contacts nothing but PyPI/Debian for installs.
 #
-#   tests/shell/run.sh [NAME-FILTER]     e.g. tests/shell/run.sh never_stops
+#   deploy/tests/run.sh [NAME-FILTER]     e.g. deploy/tests/run.sh never_stops
 #
 # Ends with "shell: N passed, M failed" and exits non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/common.sh
 . scripts/lib/common.sh
-# shellcheck source=tests/shell/lib.sh
-. tests/shell/lib.sh
-# shellcheck source=tests/shell/test_run_migration_task.sh
-. tests/shell/test_run_migration_task.sh
+# shellcheck source=deploy/tests/lib.sh
+. deploy/tests/lib.sh
+# shellcheck source=deploy/tests/test_run_migration_task.sh
+. deploy/tests/test_run_migration_task.sh
+# shellcheck source=deploy/tests/test_action.sh
+. deploy/tests/test_action.sh
 
 FILTER=${1:-}
 # python3 by its real path: a version manager's shim (pyenv) costs 0.1 s a call, and the scripts
@@ -23,6 +26,14 @@ ensure_debs jq
 python3 -c 'import botocore' 2>/dev/null || {
     log "installing botocore from PyPI"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore botocore
+}
+# the policy test reads the template with cfn-lint's decoder and the action list from parliament's
+# database: the same pinned versions scripts/lint.sh uses
+python3 -c 'import cfnlint, parliament, yaml' 2>/dev/null || {
+    log "installing cfn-lint and parliament from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        "cfn-lint==$(sed -n 's/^CFN_LINT_VERSION=//p' scripts/lint.sh)" \
+        "parliament==$(sed -n 's/^PARLIAMENT_VERSION=//p' scripts/lint.sh)"
 }
 
 PASSED=0
@@ -58,11 +69,11 @@ run_test() {
 for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
     run_test "${t#test_}" "$t"
 done
-run_test task_definition_staging python3 tests/shell/validate_task_definitions.py task-definitions/staging.json
-run_test task_definition_production python3 tests/shell/validate_task_definitions.py task-definitions/production.json
-run_test iam_policies python3 tests/shell/validate_iam.py .
-run_test no_secrets_in_deploy_files python3 tests/shell/check_no_secrets.py \
-    Dockerfile .dockerignore task-definitions scripts tests/shell docs
+run_test task_definition_staging python3 deploy/tests/validate_task_definitions.py task-definitions/staging.json
+run_test task_definition_production python3 deploy/tests/validate_task_definitions.py task-definitions/production.json
+run_test least_privilege_per_environment python3 deploy/tests/test_policies.py
+run_test no_secrets_in_deploy_files python3 deploy/tests/check_no_secrets.py \
+    Dockerfile .dockerignore task-definitions scripts deploy docs .github
 run_test lint scripts/lint.sh
 
 [ ${#FAILED_NAMES[@]} -eq 0 ] || echo "failed: ${FAILED_NAMES[*]}"
