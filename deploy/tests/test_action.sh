@@ -180,3 +180,19 @@ PY
     assert_not_contains "$SC/err" "hunter2-secret"
     assert_eq "$(calls ecs register-task-definition)" 0 "nothing registered"
 }
+
+test_install_into_app_copies_the_kit() {
+    local app
+    app=$(mktemp -d "${TMPDIR:-/tmp}/app.XXXXXX")
+    git -C "$app" init -q
+    "$REPO_DIR/deploy/install-into-app.sh" "$app" >"$app.out"
+    cmp "$REPO_DIR/deploy/github/deploy.yml" "$app/.github/workflows/deploy.yml"
+    cmp "$REPO_DIR/deploy/github/actions/run-migration/action.yml" "$app/.github/actions/run-migration/action.yml"
+    [ -x "$app/.github/actions/run-migration/run-migration-task.sh" ] || fail "the action's script is not executable"
+    cmp "$REPO_DIR/task-definitions/production.json" "$app/task-definitions/production.json"
+    assert_eq "$(git -C "$app" diff --cached --name-only | wc -l)" 5 "files staged"
+    assert_contains "$app.out" "app.Dockerfile.example"
+    # the workflow's `uses: ./.github/actions/run-migration` resolves in the app's layout
+    grep -q 'uses: ./.github/actions/run-migration$' "$app/.github/workflows/deploy.yml" || fail "the workflow does not use the local action"
+    rm -rf "$app" "$app.out"
+}

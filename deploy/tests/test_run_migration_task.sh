@@ -207,7 +207,7 @@ ci_example() {
     RC=0
     env -u AWS_REGION -u AWS_DEFAULT_REGION -u GITHUB_ACTIONS PATH="$FAKE_BIN:$TESTS_DIR/fake-docker:$PATH" \
         MIGRATION_POLL_INTERVAL=0.05 MIGRATION_LOG_WAIT=0 AWS_ACCOUNT_ID=123456789012 \
-        IMAGE_TAG=abc123 SUBNETS=subnet-a SECURITY_GROUPS=sg-a RDS_CA_BUNDLE_SHA256=0000 \
+        IMAGE_TAG=abc123 SUBNETS=subnet-a SECURITY_GROUPS=sg-a BUILD_CONTEXT="$SC" \
         "$REPO_DIR/scripts/ci-deploy-example.sh" staging -- touch "$SC/app-deployed" >"$SC/out" 2>"$SC/err" || RC=$?
 }
 
@@ -216,11 +216,11 @@ test_ci_example_deploys_after_green_migration() {
     assert_eq "$RC" 0 "exit code"
     [ -f "$SC/app-deployed" ] || fail "the app was not deployed"
     assert_contains "$SC/docker.log" "login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com"
-    assert_contains "$SC/docker.log" "build --pull --build-arg RDS_CA_BUNDLE_SHA256=0000 --build-arg MIGRATIONS_DIR=migrations --tag 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator:abc123"
-    assert_contains "$SC/docker.log" "push 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator:abc123"
+    assert_contains "$SC/docker.log" "build --pull --platform linux/amd64 --tag 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging:abc123 $SC"
+    assert_contains "$SC/docker.log" "push 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging:abc123"
     # the task runs the pushed image by digest
     assert_eq "$(call_json ecs register-task-definition 'json.loads(c["files"][c["params"]["--cli-input-json"]])["containerDefinitions"][0]["image"]')" \
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator@sha256:1111111111111111111111111111111111111111111111111111111111111111" image
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging@sha256:1111111111111111111111111111111111111111111111111111111111111111" image
 }
 
 test_ci_example_stops_the_deploy_on_failure() {
