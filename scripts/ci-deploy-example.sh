@@ -35,7 +35,7 @@ fi
 TD_FILE="$REPO_DIR/task-definitions/$ENV_NAME.json"
 [ -f "$TD_FILE" ] || die "no task definition $TD_FILE"
 CONTEXT=${BUILD_CONTEXT:-}
-[ -n "$CONTEXT" ] && [ -d "$CONTEXT" ] || die "set BUILD_CONTEXT to the app's checkout (its Dockerfile bakes migrator in)"
+[ -d "${CONTEXT:-/nonexistent}" ] || die "set BUILD_CONTEXT to the app's checkout (its Dockerfile bakes migrator in)"
 
 REGION=$(python3 -S -c 'import json, sys
 td = json.load(open(sys.argv[1]))

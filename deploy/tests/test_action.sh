@@ -196,3 +196,99 @@ test_install_into_app_copies_the_kit() {
     grep -q 'uses: ./.github/actions/run-migration$' "$app/.github/workflows/deploy.yml" || fail "the workflow does not use the local action"
     rm -rf "$app" "$app.out"
 }
+
+# run_workflow_step NAME [ENV=VALUE...]: the `run` script of deploy/github/deploy.yml's step NAME, with
+# its `env` (expressions filled from the given values), as the runner runs it. Sets RC.
+run_workflow_step() {
+    local name=$1
+    shift
+    python3 - "$REPO_DIR/deploy/github/deploy.yml" "$name" "$SC/wf-step.sh" "$SC/wf-step.env" "$@" <<'PY'
+import re, shlex, sys
+import yaml
+wf, name, script, env_file, *pairs = sys.argv[1:]
+values = dict(p.split("=", 1) for p in pairs)
+step = next(s for s in yaml.safe_load(open(wf))["jobs"]["deploy"]["steps"] if s.get("name") == name)
+open(script, "w").write(step["run"])
+with open(env_file, "w") as f:
+    for k, v in step.get("env", {}).items():
+        # every expression of a step's env is given by the test, by the variable's name
+        f.write(f"{k}={shlex.quote(values[k] if '${{' in str(v) else str(v))}\n")
+    for k, v in values.items():
+        if k not in step.get("env", {}):
+            f.write(f"{k}={shlex.quote(v)}\n")
+PY
+    : >"$SC/outputs"
+    : >"$SC/summary"
+    RC=0
+    (
+        set -a
+        # shellcheck disable=SC1091
+        . "$SC/wf-step.env"
+        set +a
+        cd "$SC" || exit
+        exec env PATH="$FAKE_BIN:$PATH" GITHUB_OUTPUT="$SC/outputs" GITHUB_STEP_SUMMARY="$SC/summary" \
+            bash --noprofile --norc -e -o pipefail "$SC/wf-step.sh" >"$SC/out" 2>"$SC/err"
+    ) || RC=$?
+}
+
+test_workflow_reads_the_stack_outputs() {
+    new_scenario staging
+    cat >"$SC/cloudformation.describe-stacks.json" <<'JSON'
+[{"OutputKey": "RepositoryUri", "OutputValue": "111122223333.dkr.ecr.eu-central-1.amazonaws.com/bcos-app-staging"},
+ {"OutputKey": "ClusterName", "OutputValue": "bcos-staging-cluster"},
+ {"OutputKey": "SubnetIds", "OutputValue": "subnet-a,subnet-b"},
+ {"OutputKey": "TaskSecurityGroupId", "OutputValue": "sg-0task"},
+ {"OutputKey": "AppServiceName", "OutputValue": "bcos-app"}]
+JSON
+    run_workflow_step "Read the stack's outputs" DEPLOY_ENV=staging
+    assert_eq "$RC" 0 "exit code"
+    assert_eq "$(call_json cloudformation describe-stacks 'c["params"]["--stack-name"]')" bcos-migrator-staging "stack"
+    assert_eq "$(cat "$SC/outputs")" "$(printf '%s\n' \
+        repository-uri=111122223333.dkr.ecr.eu-central-1.amazonaws.com/bcos-app-staging cluster=bcos-staging-cluster \
+        subnets=subnet-a,subnet-b security-group=sg-0task app-service=bcos-app)" "step outputs"
+    # the output names the later steps read are the ones this step writes
+    python3 - "$REPO_DIR/deploy/github/deploy.yml" "$SC/outputs" <<'PY' || fail "a step reads an output the stack step does not write"
+import re, sys
+used = set(re.findall(r"steps\.stack\.outputs\.([a-z-]+)", open(sys.argv[1]).read()))
+written = {l.split("=", 1)[0] for l in open(sys.argv[2]) if "=" in l}
+sys.exit(0 if used <= written else f"missing: {used - written}")
+PY
+}
+
+test_workflow_deploys_the_app_onto_the_same_image() {
+    new_scenario staging
+    echo "arn:aws:ecs:eu-central-1:111122223333:task-definition/bcos-app-staging:3" >"$SC/ecs.describe-services.json"
+    cat >"$SC/ecs.describe-task-definition.json" <<'JSON'
+{"taskDefinitionArn": "arn:aws:ecs:eu-central-1:111122223333:task-definition/bcos-app-staging:3", "revision": 3,
+ "status": "ACTIVE", "family": "bcos-app-staging", "compatibilities": ["EC2", "FARGATE"], "registeredAt": "2026-11-01T00:00:00Z",
+ "requiresAttributes": [{"name": "com.amazonaws.ecs.capability.logging-driver.awslogs"}], "registeredBy": "arn:aws:sts::111122223333:assumed-role/x/y",
+ "containerDefinitions": [{"name": "app", "image": "111122223333.dkr.ecr.eu-central-1.amazonaws.com/bcos-app-staging@sha256:old"},
+                          {"name": "sidecar", "image": "public.ecr.aws/sidecar:1"}]}
+JSON
+    echo "arn:aws:ecs:eu-central-1:111122223333:task-definition/bcos-app-staging:4" >"$SC/ecs.register-task-definition.json"
+    echo "arn:aws:ecs:eu-central-1:111122223333:service/bcos-staging-cluster/bcos-app" >"$SC/ecs.update-service.json"
+    : >"$SC/ecs.wait.json"
+    local image=111122223333.dkr.ecr.eu-central-1.amazonaws.com/bcos-app-staging@sha256:new
+    run_workflow_step "Deploy the app onto the same image" CLUSTER=bcos-staging-cluster SERVICE=bcos-app \
+        IMAGE="$image" APP_CONTAINER=app
+    assert_eq "$RC" 0 "exit code"
+    call_json ecs register-task-definition 'c["files"][c["params"]["--cli-input-json"]]' >"$SC/app-td.json"
+    python3 - "$SC/app-td.json" "$image" <<'PY' || fail "the app's new task definition is not as expected"
+import json, sys
+td = json.load(open(sys.argv[1]))
+assert [c["image"] for c in td["containerDefinitions"]] == [sys.argv[2], "public.ecr.aws/sidecar:1"], td
+for key in ("taskDefinitionArn", "revision", "status", "compatibilities", "registeredAt", "requiresAttributes", "registeredBy"):
+    assert key not in td, key
+PY
+    assert_eq "$(call_json ecs update-service 'c["params"]["--task-definition"]')" \
+        "arn:aws:ecs:eu-central-1:111122223333:task-definition/bcos-app-staging:4" "the service's new revision"
+    assert_eq "$(calls ecs wait)" 1 "waited for the service"
+    # a container name the task definition does not have stops the step before anything is registered
+    new_scenario staging
+    echo "arn:aws:ecs:eu-central-1:111122223333:task-definition/bcos-app-staging:3" >"$SC/ecs.describe-services.json"
+    echo '{"family": "bcos-app-staging", "containerDefinitions": [{"name": "web", "image": "x"}]}' >"$SC/ecs.describe-task-definition.json"
+    run_workflow_step "Deploy the app onto the same image" CLUSTER=bcos-staging-cluster SERVICE=bcos-app IMAGE="$image" APP_CONTAINER=app
+    [ "$RC" -ne 0 ] || fail "the step passed without the app's container"
+    assert_contains "$SC/err" "has no container 'app'"
+    assert_eq "$(calls ecs register-task-definition)" 0 "nothing registered"
+}
