@@ -10,7 +10,7 @@ ACTION_DIR="$REPO_DIR/deploy/github/actions/run-migration"
 # stdout in $SC/out, stderr in $SC/err, GITHUB_OUTPUT in $SC/outputs, GITHUB_STEP_SUMMARY in $SC/summary.
 start_action() {
     python3 - "$ACTION_DIR/action.yml" "$SC/step.sh" "$SC/step.env" "$ACTION_DIR" "$@" <<'PY'
-import re, shlex, sys
+import os, re, shlex, sys
 import yaml
 action_file, script, env_file, action_path, *pairs = sys.argv[1:]
 action = yaml.safe_load(open(action_file))
@@ -32,7 +32,11 @@ def expand(text):
         raise SystemExit(f"unsupported expression {expr}")
     return re.sub(r"\$\{\{(.*?)\}\}", one, str(text))
 assert step["shell"] == "bash"
-open(script, "w").write(expand(step["run"]))
+text = expand(step["run"])
+if os.environ.get("STEP_WITHOUT_EXEC"):  # the control case: the step as it would be without `exec`
+    assert "\nexec " in "\n" + text
+    text = re.sub(r"(?m)^exec ", "", text)
+open(script, "w").write(text)
 with open(env_file, "w") as f:
     for k, v in step["env"].items():
         f.write(f"{k}={shlex.quote(expand(v))}\n")
@@ -53,6 +57,7 @@ PY
             python3 -S -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+os.setpgid(0, 0)  # a process group of its own, so a test can clean up what a broken step leaves behind
 os.execvp(sys.argv[1], sys.argv[1:])' bash --noprofile --norc -e -o pipefail "$SC/step.sh" >"$SC/out" 2>"$SC/err"
     ) &
     STEP_PID=$!
@@ -291,4 +296,23 @@ PY
     [ "$RC" -ne 0 ] || fail "the step passed without the app's container"
     assert_contains "$SC/err" "has no container 'app'"
     assert_eq "$(calls ecs register-task-definition)" 0 "nothing registered"
+}
+
+# The control: the same step without `exec` is what the issue reproduced. Signalled the same way,
+# the shell dies and its child keeps polling a task that nobody stops. (Cleaned up afterwards.)
+test_action_control_without_exec_the_task_is_left_running() {
+    new_scenario staging
+    task_state RUNNING >"$SC/ecs.describe-tasks.1.json"
+    STEP_WITHOUT_EXEC=1 start_action "${action_inputs[@]}"
+    wait_for "$SC/out" "migration.applied" 15
+    kill -TERM "$STEP_PID"
+    step_exit
+    local before after
+    before=$(calls ecs describe-tasks)
+    sleep 1
+    after=$(calls ecs describe-tasks)
+    kill -TERM -- "-$STEP_PID" 2>/dev/null || true
+    assert_eq "$RC" 143 "the shell's exit code"
+    assert_eq "$(calls ecs stop-task)" 0 "stop-task calls without exec"
+    [ "$after" -gt "$before" ] || fail "the orphaned script stopped polling ($before -> $after)"
 }
