@@ -302,10 +302,13 @@ wrong_bundle_refused() { # the Dockerfile's check, on a bundle that is not the p
 }
 check "the Dockerfile's sha256sum -c refuses a bundle that is not the pinned one" wrong_bundle_refused
 
-# as the container runs: read-only root, /proc, cwd /app (WORKDIR), user 10001, no shell in between
+# as the container runs: read-only root, /proc, cwd /app (WORKDIR), user 10001, no shell in between.
+# The runtime makes the /proc mount point (the image has none); the Swift runtime reads the
+# arguments from /proc/self/cmdline, so without it `migrator --version` runs `up`.
+mkdir -p "$IMAGE/proc"
 mount --bind "$IMAGE" "$IMAGE" && MOUNTS+=("$IMAGE")
 mount -o remount,bind,ro "$IMAGE"
-# (no /proc: the image has no such folder until a runtime mounts one, and migrator needs none)
+mount -t proc proc "$IMAGE/proc" && MOUNTS+=("$IMAGE/proc")
 in_image() { # in_image ENV... -- ARGS...: migrator in the image, as `docker run IMAGE ARGS` would
     local envs=()
     while [ "$1" != -- ]; do envs+=("$1"); shift; done
@@ -317,16 +320,20 @@ os.chdir("/app")
 os.setgroups([])
 os.setgid(10001)
 os.setuid(10001)
-os.execv("/usr/local/bin/migrator", ["/usr/local/bin/migrator"] + sys.argv[2:])' "$IMAGE" "$@"
+env = dict(os.environ)
+if env.pop("REHEARSAL_TRACE_LOADER", None):  # for the program only, not for this python
+    env["LD_TRACE_LOADED_OBJECTS"] = "1"
+os.execve("/usr/local/bin/migrator", ["/usr/local/bin/migrator"] + sys.argv[2:], env)' "$IMAGE" "$@"
 }
 loader_ok() {
-    env -i LD_TRACE_LOADED_OBJECTS=1 chroot "$IMAGE" /usr/local/bin/migrator >"$WORK/trace.out" 2>&1 || true
+    in_image REHEARSAL_TRACE_LOADER=1 -- >"$WORK/trace.out" 2>&1 || true
     if grep -q 'not found' "$WORK/trace.out"; then grep 'not found' "$WORK/trace.out" >&2; return 1; fi
     log "the image's loader resolves $(grep -c '=> /' "$WORK/trace.out") libraries"
     grep -q 'libpq\.so\.5 => /' "$WORK/trace.out"
 }
 check "image: the dynamic loader resolves every library inside the image" loader_ok
-check "image: migrator --version" expect_exit 0 version in_image -- --version
+version_ok() { expect_exit 0 version in_image -- --version && grep -Eq '^[0-9]+\.[0-9]+' "$WORK/version.out"; }
+check "image: migrator --version prints the version" version_ok
 no_folder() {
     expect_exit 2 no-folder in_image DATABASE_URL="$DB_URL" MIGRATOR_ENVIRONMENT=rehearsal -- up || return 1
     log "without MIGRATIONS_DIR: $(cat "$WORK/no-folder.err" "$WORK/no-folder.out" | grep -o '"message":"[^"]*"' | tail -n1)"
@@ -401,7 +408,7 @@ in_app() { # in_app ENV... -- ARGS...: migrator in the app image as the migratio
     while [ "$1" != -- ]; do envs+=("$1"); shift; done
     shift
     env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/nonexistent MIGRATIONS_DIR=/app/lib/db/migrations "${envs[@]}" \
-        chroot --userspec=1000:1000 "$APP" /usr/local/bin/migrator "$@"
+        /usr/sbin/chroot --userspec=1000:1000 "$APP" /usr/local/bin/migrator "$@"
 }
 check "app image: up with MIGRATIONS_DIR=/app/lib/db/migrations exits 0" expect_exit 0 app-up \
     in_app DATABASE_URL="$DB_URL" MIGRATOR_ENVIRONMENT=rehearsal -- up

@@ -22,11 +22,12 @@ start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the
 
 log "building (debug, with tests)"
 swift build --build-tests
-# The image rehearsal needs a self-contained binary (Swift runtime inside, as in the image). It gets
-# its own scratch path: objects compiled for a static link carry the static libraries' autolink
-# entries, so sharing .build with the dynamic test build breaks whichever links second.
-swift build --product migrator --static-swift-stdlib --scratch-path .build-static
-STATIC_BIN="$(swift build --product migrator --static-swift-stdlib --scratch-path .build-static --show-bin-path)/migrator"
+# The image rehearsal needs the binary the image ships: a release build with the Swift runtime inside
+# (its size is the image's). It gets its own scratch path: objects compiled for a static link carry
+# the static libraries' autolink entries, so sharing .build with the dynamic test build breaks
+# whichever links second.
+swift build -c release --product migrator --static-swift-stdlib --scratch-path .build-static
+STATIC_BIN="$(swift build -c release --product migrator --static-swift-stdlib --scratch-path .build-static --show-bin-path)/migrator"
 
 failed=()
 log "running swift test"
@@ -36,7 +37,7 @@ swift test --skip-build "$@" || failed+=("swift test")
 if [ $# -eq 0 ]; then
     log "running the deploy tests and the linters (cfn-lint, parliament, actionlint, shellcheck, hadolint)"
     deploy/tests/run.sh || failed+=("deploy/tests/run.sh")
-    log "rehearsing the runtime image (debootstrap root, chroot)"
+    log "rehearsing the runtime image (distroless root and app-image bake-in, debootstrap and chroot)"
     scripts/image-rehearsal.sh "$STATIC_BIN" || failed+=("scripts/image-rehearsal.sh")
 fi
 

@@ -39,9 +39,10 @@ for soname in "$@"; do
     [ -n "$path" ] || die "library $soname not found"
     libs+=$'\n'"$path"$'\n'"$(closure "$path")"
 done
+# (a here-string, not process substitution: a build chroot may have no /dev/fd)
 while IFS= read -r lib; do
-    [ -n "$lib" ] && copy_file "$lib"
-done < <(sort -u <<<"$libs")
+    if [ -n "$lib" ]; then copy_file "$lib"; fi
+done <<<"$(sort -u <<<"$libs")"
 # the loader's own names (/lib64/ld-linux-x86-64.so.2, /lib -> usr/lib) as on this system
 for link in /lib /lib64 /lib32 /libx32 /sbin /bin; do
     if [ -L "$link" ] && [ -d "$ROOTFS$(readlink -f "$link")" ]; then ln -s "$(readlink "$link")" "$ROOTFS$link"; fi
