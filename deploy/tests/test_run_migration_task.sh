@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Tests of scripts/run-migration-task.sh against the fake aws. Each test_* function runs in its own
-# subshell under `set -euo pipefail` (tests/shell/run.sh).
+# subshell under `set -euo pipefail` (deploy/tests/run.sh).
 
 test_exit_0_passes_through() {
     new_scenario staging
@@ -166,7 +166,7 @@ test_command_override_and_log_group_creation() {
 }
 
 test_log_lines_same_with_jq_and_python() {
-    command -v jq >/dev/null || fail "jq is not installed (tests/shell/run.sh installs it)"
+    command -v jq >/dev/null || fail "jq is not installed (deploy/tests/run.sh installs it)"
     new_scenario production
     log_events 1 >"$SC/logs.get-log-events.json"
     task_state STOPPED 1 >"$SC/ecs.describe-tasks.1.json"
