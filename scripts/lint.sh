@@ -57,7 +57,10 @@ cfn-lint "${templates[@]}" || status=1
 
 policies=$(mktemp -d)
 trap 'rm -rf "$policies"' EXIT
-if python3 deploy/tests/test_policies.py --dump "$policies" >"$policies/test.log" 2>&1; then
+# the Python beside parliament and cfn-lint (ensure_pip_tool may have put them into a venv)
+python=$(dirname "$(command -v parliament)")/python3
+[ -x "$python" ] || python=python3
+if "$python" deploy/tests/test_policies.py --dump "$policies" >"$policies/test.log" 2>&1; then
     log "parliament $PARLIAMENT_VERSION: $(find "$policies" -name '*.json' | wc -l) rendered policies"
     # parliament prints findings and exits 1 when there is any
     parliament --directory "$policies" || status=1

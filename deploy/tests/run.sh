@@ -28,13 +28,13 @@ python3 -c 'import botocore' 2>/dev/null || {
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore botocore
 }
 # the policy test reads the template with cfn-lint's decoder and the action list from parliament's
-# database: the same pinned versions scripts/lint.sh uses
-python3 -c 'import cfnlint, parliament, yaml' 2>/dev/null || {
-    log "installing cfn-lint and parliament from PyPI"
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        "cfn-lint==$(sed -n 's/^CFN_LINT_VERSION=//p' scripts/lint.sh)" \
-        "parliament==$(sed -n 's/^PARLIAMENT_VERSION=//p' scripts/lint.sh)"
-}
+# database, the action tests read YAML: the Python beside the pinned tools scripts/lint.sh installs
+# (ensure_pip_tool may put them into a venv of their own)
+DEPLOY_PYTHON=$(dirname "$(ensure_pip_tool parliament "$(sed -n 's/^PARLIAMENT_VERSION=//p' scripts/lint.sh)" parliament)")/python3
+ensure_pip_tool cfn-lint "$(sed -n 's/^CFN_LINT_VERSION=//p' scripts/lint.sh)" cfn-lint >/dev/null
+[ -x "$DEPLOY_PYTHON" ] || DEPLOY_PYTHON=python3
+"$DEPLOY_PYTHON" -c 'import cfnlint, parliament, yaml' || die "cfn-lint and parliament are not importable by $DEPLOY_PYTHON"
+export DEPLOY_PYTHON
 
 PASSED=0
 FAILED=0
@@ -71,7 +71,7 @@ for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
 done
 run_test task_definition_staging python3 deploy/tests/validate_task_definitions.py task-definitions/staging.json
 run_test task_definition_production python3 deploy/tests/validate_task_definitions.py task-definitions/production.json
-run_test least_privilege_per_environment python3 deploy/tests/test_policies.py
+run_test least_privilege_per_environment "$DEPLOY_PYTHON" deploy/tests/test_policies.py
 run_test no_secrets_in_deploy_files python3 deploy/tests/check_no_secrets.py \
     Dockerfile .dockerignore task-definitions scripts deploy docs .github
 run_test lint scripts/lint.sh

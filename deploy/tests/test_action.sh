@@ -9,7 +9,7 @@ ACTION_DIR="$REPO_DIR/deploy/github/actions/run-migration"
 # start_action [INPUT=VALUE...]: starts the step in the background with the fake aws; sets STEP_PID.
 # stdout in $SC/out, stderr in $SC/err, GITHUB_OUTPUT in $SC/outputs, GITHUB_STEP_SUMMARY in $SC/summary.
 start_action() {
-    python3 - "$ACTION_DIR/action.yml" "$SC/step.sh" "$SC/step.env" "$ACTION_DIR" "$@" <<'PY'
+    "$DEPLOY_PYTHON" - "$ACTION_DIR/action.yml" "$SC/step.sh" "$SC/step.env" "$ACTION_DIR" "$@" <<'PY'
 import os, re, shlex, sys
 import yaml
 action_file, script, env_file, action_path, *pairs = sys.argv[1:]
@@ -208,7 +208,7 @@ test_install_into_app_copies_the_kit() {
 run_workflow_step() {
     local name=$1
     shift
-    python3 - "$REPO_DIR/deploy/github/deploy.yml" "$name" "$SC/wf-step.sh" "$SC/wf-step.env" "$@" <<'PY'
+    "$DEPLOY_PYTHON" - "$REPO_DIR/deploy/github/deploy.yml" "$name" "$SC/wf-step.sh" "$SC/wf-step.env" "$@" <<'PY'
 import re, shlex, sys
 import yaml
 wf, name, script, env_file, *pairs = sys.argv[1:]
