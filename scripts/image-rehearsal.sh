@@ -240,17 +240,12 @@ needed_ok() {
     bad=$(echo "$NEEDED" | grep -Ev "$ALLOWED_NEEDED" || true)
     [ -z "$bad" ] || { log "NEEDED beyond glibc, libstdc++/libgcc, libpq5, libcurl4, OpenSSL, zlib: $bad"; return 1; }
     echo "$NEEDED" | grep -q '^libpq\.so\.5$' || { log "expected libpq.so.5 among NEEDED"; return 1; }
+    # libcurl is linked (issue 13), so the image's closure holds it and its dependencies
+    echo "$NEEDED" | grep -q '^libcurl\.so\.4$' || { log "expected libcurl.so.4 among NEEDED"; return 1; }
     # no Swift runtime library: --static-swift-stdlib put it into the binary
     ! echo "$NEEDED" | grep -q -i swift
 }
 check "objdump -p: NEEDED only glibc, libstdc++/libgcc, libpq5, libcurl4, OpenSSL" needed_ok
-# Until issue 13 links libcurl normally, a binary that opens it with dlopen gets it into the image
-# as an extra library (make-rootfs.sh's LIBRARY argument); the Dockerfile passes none.
-EXTRA_LIBS=()
-if ! echo "$NEEDED" | grep -q '^libcurl\.so\.4$' && grep -qa 'libcurl\.so\.4' "$STRIPPED"; then
-    EXTRA_LIBS=(libcurl.so.4)
-    log "note: this binary opens libcurl.so.4 with dlopen (before issue 13): added to the image explicitly"
-fi
 
 # ------------------------------------------------------------------ (a) the distroless image
 RUNTIME_CACHE=$(cached_root runtime-$SUITE "$RUNTIME_PACKAGES")
@@ -264,7 +259,7 @@ install -m 0755 deploy/image/make-rootfs.sh "$BUILDER/usr/local/sbin/make-rootfs
 awk '/BEGIN CERTIFICATE/ { n++ } n <= 2 { print } n > 2 { exit }' /etc/ssl/certs/ca-certificates.crt \
     >"$BUILDER/etc/ssl/certs/rds-global-bundle.pem"
 mount -t proc proc "$BUILDER/proc" && MOUNTS+=("$BUILDER/proc")
-chroot "$BUILDER" /usr/local/sbin/make-rootfs.sh /usr/local/bin/migrator /rootfs "${EXTRA_LIBS[@]}" >"$WORK/make-rootfs.log" 2>&1 ||
+chroot "$BUILDER" /usr/local/sbin/make-rootfs.sh /usr/local/bin/migrator /rootfs >"$WORK/make-rootfs.log" 2>&1 ||
     { cat "$WORK/make-rootfs.log" >&2; die "make-rootfs.sh failed"; }
 umount "$BUILDER/proc" && unset 'MOUNTS[-1]'
 IMAGE="$BUILDER/rootfs"

@@ -5,11 +5,10 @@
 # Run by the Dockerfile's rootfs stage (debian:bookworm-slim with libpq5, libcurl4 and
 # ca-certificates) and, the same way, by scripts/image-rehearsal.sh in a debootstrap chroot.
 #
-#   make-rootfs.sh BINARY ROOTFS [LIBRARY...]    (LIBRARY: extra sonames to include with their closure)
+#   make-rootfs.sh BINARY ROOTFS
 set -euo pipefail
 BINARY=$1
 ROOTFS=$2
-shift 2
 
 die() { echo "make-rootfs: $*" >&2; exit 1; }
 [ -x "$BINARY" ] || die "no executable $BINARY"
@@ -34,11 +33,6 @@ closure() {
 }
 
 libs=$(closure "$BINARY")
-for soname in "$@"; do
-    path=$(ldconfig -p | awk -v n="$soname" '$1 == n { print $NF; exit }')
-    [ -n "$path" ] || die "library $soname not found"
-    libs+=$'\n'"$path"$'\n'"$(closure "$path")"
-done
 # (a here-string, not process substitution: a build chroot may have no /dev/fd)
 while IFS= read -r lib; do
     if [ -n "$lib" ]; then copy_file "$lib"; fi
