@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates ECS task definitions: against botocore's RegisterTaskDefinition input shape (the schema
 the ECS API and `aws ecs register-task-definition --cli-input-json` use), then against what the
-migration task needs (README, "Deploy to ECS").
+migration task needs (docs/deploy-ecs.md).
 
     validate_task_definitions.py [--env ENV] FILE...
 
