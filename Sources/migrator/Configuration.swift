@@ -1,6 +1,12 @@
 import Logging
 import MigrationEngine
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
 /// A bad flag or variable. Exit 2, one line naming the flag or variable and the bad value's problem.
 struct ConfigurationError: Error, CustomStringConvertible {
     var description: String
@@ -27,7 +33,15 @@ struct Configuration {
         databaseURL = lookup.value(options.databaseURL, "DATABASE_URL")
         secretID = lookup.value(options.secretId, "DATABASE_SECRET_ID")
         secretKey = lookup.value(options.secretKey, "DATABASE_SECRET_KEY") ?? "DATABASE_URL"
-        migrationsDir = lookup.value(options.migrationsDir, "MIGRATIONS_DIR") ?? "./migrations"
+        let givenDir = lookup.value(options.migrationsDir, "MIGRATIONS_DIR")
+        migrationsDir = givenDir ?? Self.defaultMigrationsDir
+        if givenDir == nil && access(Self.defaultMigrationsDir, F_OK) != 0 {
+            // The image ships no migrations: a task definition that forgot MIGRATIONS_DIR must say so,
+            // not report a missing journal deep inside a folder nobody meant.
+            throw ConfigurationError(
+                description: "no migrations folder: \(Self.defaultMigrationsDir) does not exist; set MIGRATIONS_DIR "
+                    + "(or --migrations-dir) to the drizzle-kit folder (the migrator image ships none)")
+        }
         settings = try Self.settings(options: options, lookup: lookup)
         iamAuth = try lookup.switchValue(options.iamAuth, "MIGRATOR_IAM_AUTH")
         if databaseURL == nil && secretID == nil {
@@ -36,6 +50,8 @@ struct Configuration {
             )
         }
     }
+
+    static let defaultMigrationsDir = "./migrations"
 
     private static func settings(options: CommonOptions, lookup: Lookup) throws(ConfigurationError) -> Settings {
         var settings = Settings()
