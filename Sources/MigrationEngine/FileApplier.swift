@@ -47,7 +47,7 @@ extension Migrator {
                 try runPieceByPiece(migration, current: &current)
             }
             current = nil
-            try connection.simpleQuery(table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT")
+            try connection.simpleQuery(table.insertSQL(for: migration) + ";COMMIT")
             return .applied
         } catch let error as PostgresError {
             rollbackQuietly()
@@ -179,7 +179,7 @@ extension Migrator {
                 if connection.transactionStatus == .idle { committedThrough = piece.number }
             }
             current = nil
-            let insert = table.insertSQL(hash: migration.hash, createdAt: migration.when)
+            let insert = table.insertSQL(for: migration)
             try connection.simpleQuery(connection.transactionStatus == .inTransaction ? insert + ";COMMIT" : insert)
             return .applied
         } catch let error as PostgresError {
@@ -331,15 +331,16 @@ extension Migrator {
 
     /// Under the lock: is this entry recorded now, and what is the newest row? One cheap query.
     func recheckSQL(_ migration: Migration) -> String {
-        "SELECT (SELECT string_agg(hash, ',') FROM \(table.qualifiedName) WHERE created_at = \(migration.when)),"
-            + " (SELECT max(created_at) FROM \(table.qualifiedName))"
+        table.recheckSQL(for: migration)
     }
 
     func alreadyRecorded(_ migration: Migration, recheck: QueryResult?) throws -> Bool {
         let row = recheck?.rows.first ?? []
         let hashes = (row.first ?? nil)?.split(separator: ",").map(String.init) ?? []
         if hashes.contains(migration.hash) { return true }
-        let siblings = folder.migrations.filter { $0.when == migration.when && $0.index != migration.index }.map(\.hash)
+        let siblings = folder.migrations.filter {
+            migration.name == nil && $0.when == migration.when && $0.index != migration.index
+        }.map(\.hash)
         if let foreign = hashes.first(where: { !siblings.contains($0) }) {
             throw FileFailure.failed(
                 MigrationError(
@@ -348,7 +349,7 @@ extension Migrator {
                         + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"
                 ))
         }
-        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), newest >= migration.when,
+        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), migration.isOlder(thanRecorded: newest),
             !settings.allowOutOfOrder
         {
             throw FileFailure.failed(

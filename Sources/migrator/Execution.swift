@@ -67,7 +67,8 @@ final class Execution {
             }
             for stray in folder.strayFiles {
                 logger.event(
-                    .warning, "folder.stray_file", "\(stray) is not in meta/_journal.json and will not be applied",
+                    .warning, "folder.stray_file",
+                    "\(stray) is not \(folder.layout == .journal ? "in meta/_journal.json" : "a migration folder") and will not be applied",
                     ["file": "\(stray)"])
             }
             let url: String
