@@ -88,6 +88,9 @@ struct StatusDocument: Encodable {
     enum CodingKeys: String, CodingKey {
         case format, database, table
         case tableExists = "table_exists"
+        case layout
+        case tableVersion = "table_version"
+        case upgradeDue = "upgrade_due"
         case summary, entries
         case unknownRows = "unknown_rows"
         case findings

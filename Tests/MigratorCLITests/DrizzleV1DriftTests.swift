@@ -106,6 +106,7 @@ struct DrizzleV1DriftTests {
                     [Self.a.name], [Self.b.name],
                 ])
             let status = try StatusTests.document(try Ops.run(["status", "--json"], database, folder))
+            #expect(status["layout"] as? String == "folders" && status["table_version"] as? Int == 1)
             #expect((status["summary"] as? [String: Any])?["pending"] as? Int == 1)
 
             let refused = try Ops.run(["forget", Self.a.name], database, folder)

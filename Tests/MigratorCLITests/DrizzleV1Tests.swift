@@ -189,6 +189,7 @@ struct DrizzleV1Tests {
             }
             #expect(try Self.rows(database) == expected)
             let status = try StatusTests.document(try Ops.run(["status", "--json"], database, full))
+            #expect(status["layout"] as? String == "folders" && status["table_version"] as? Int == 1)
             let summary = try #require(status["summary"] as? [String: Any])
             #expect(summary["applied"] as? Int == 6 && summary["pending"] as? Int == 0)
             #expect(summary["drift"] as? Bool == false && summary["warnings"] as? Int == 0)
