@@ -2,8 +2,10 @@ import Crypto
 
 /// One migration with its file, read and hashed before the database is touched.
 ///
-/// Pieces, mode and the one-query decision are worked out from `sql` when asked for, not cached:
-/// only pending files are ever asked, and for them the lexing is small next to the round trips.
+/// Pieces, mode and the one-query decision come from splitting and lexing the file, which a run
+/// with nothing to apply never needs (lexing a folder of 500 files cost more than the rest of such
+/// a run). `Plan.pending` hands out `analyzed()` copies, which carry them, worked out once; other
+/// copies work them out on each use.
 public struct Migration: Sendable {
     /// Position in the folder's application order (0-based): journal order, or folder-name order.
     public var index: Int
@@ -14,7 +16,38 @@ public struct Migration: Sendable {
     /// Lower-case hex SHA-256 of the file bytes: exactly what Drizzle stores in `hash`.
     public var hash: String
     /// The file text, byte for byte (BOM and CRLF kept, as Drizzle keeps them).
-    public var sql: String
+    public let sql: String
+    private var analysis: Analysis?
+
+    /// Drizzle's split (see `Piece`), each piece lexed.
+    public var pieces: [Piece] { (analysis ?? Analysis(sql)).pieces }
+    /// How the file must run: inside our transaction, or managing its own (see the contract).
+    public var mode: Mode { (analysis ?? Analysis(sql)).mode }
+    /// See `Migration.oneQuery(_:pieces:mode:)`.
+    var runsAsOneQuery: Bool { (analysis ?? Analysis(sql)).runsAsOneQuery }
+
+    /// This migration with its pieces, mode and one-query decision worked out, for applying it.
+    public func analyzed() -> Migration {
+        var copy = self
+        if copy.analysis == nil { copy.analysis = Analysis(sql) }
+        return copy
+    }
+
+    private struct Analysis: Sendable {
+        let pieces: [Piece]
+        let mode: Mode
+        let runsAsOneQuery: Bool
+
+        init(_ sql: String) {
+            pieces = Migration.split(sql)
+            mode =
+                Migration.hasNoTransactionMarker(sql)
+                ? .noTransaction
+                : pieces.contains { $0.statements.contains(where: \.isTransactionControl) }
+                    ? .selfManaged : .transactional
+            runsAsOneQuery = Migration.oneQuery(sql, pieces: pieces, mode: mode)
+        }
+    }
     /// Which layout the migration came from; decides its file name and its tracking row.
     public var layout: MigrationFolder.Layout
 
@@ -63,16 +96,9 @@ public struct Migration: Sendable {
     /// is a comment, not the marker).
     static let noTransactionMarker = "-- migrator:no-transaction"
 
-    /// How the file must run: inside our transaction, or managing its own (see the contract).
-    public var mode: Mode {
-        if hasNoTransactionMarker { return .noTransaction }
-        if pieces.contains(where: { $0.statements.contains(where: \.isTransactionControl) }) { return .selfManaged }
-        return .transactional
-    }
-
-    private var hasNoTransactionMarker: Bool {
-        guard sql.utf8.starts(with: Self.noTransactionMarker.utf8) else { return false }
-        let after = sql.utf8.dropFirst(Self.noTransactionMarker.utf8.count).first
+    private static func hasNoTransactionMarker(_ sql: String) -> Bool {
+        guard sql.utf8.starts(with: noTransactionMarker.utf8) else { return false }
+        let after = sql.utf8.dropFirst(noTransactionMarker.utf8.count).first
         return after == nil || after == UInt8(ascii: "\n") || after == UInt8(ascii: "\r")
             || after == UInt8(ascii: " ") || after == UInt8(ascii: "\t")
     }

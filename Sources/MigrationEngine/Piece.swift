@@ -4,19 +4,20 @@ public struct Piece: Sendable {
     public var number: Int
     /// Where the piece starts in the file, for line/column reports.
     public var byteOffset: Int
-    public var text: String {
-        didSet { (statements, isSelfContained) = SQLLexer.scan(text) }
-    }
+    /// The piece's text inside the file's: pieces do not copy the file (a 30 MB file is 30 MB once).
+    let slice: Substring
+    /// What is sent to the server; a copy of `slice`, made when asked for.
+    public var text: String { String(slice) }
     /// Lexed once: the mode, error reports and the log all ask for them.
-    public private(set) var statements: [SQLLexer.Statement]
+    public let statements: [SQLLexer.Statement]
     /// See `SQLLexer.scan`: whether this piece may share a query string with the next.
-    private(set) var isSelfContained: Bool
+    let isSelfContained: Bool
 
-    init(number: Int, byteOffset: Int, bytes: UnsafeBufferPointer<UInt8>) {
+    init(number: Int, byteOffset: Int, slice: Substring) {
         self.number = number
         self.byteOffset = byteOffset
-        self.text = String(decoding: bytes, as: UTF8.self)
-        (self.statements, self.isSelfContained) = SQLLexer.scan(text)
+        self.slice = slice
+        (self.statements, self.isSelfContained) = SQLLexer.scan(slice)
     }
 
     /// True when the piece holds only whitespace and comments (the server sends an empty-query response).
@@ -26,7 +27,7 @@ public struct Piece: Sendable {
     public func byteOffset(ofCharacterPosition position: Int) -> Int {
         var characters = 0
         var offset = 0
-        for byte in text.utf8 {
+        for byte in slice.utf8 {
             if byte & 0xC0 != 0x80 {
                 characters += 1
                 if characters == position { return offset }
@@ -42,20 +43,23 @@ extension Migration {
 
     /// Drizzle's split: the exact, case-sensitive marker; nothing trimmed, every piece kept
     /// (empty ones too, which the server answers with an empty-query response).
-    public var pieces: [Piece] {
+    static func split(_ sql: String) -> [Piece] {
         var text = sql
-        return text.withUTF8 { bytes in
-            var pieces: [Piece] = []
-            var pieceStart = 0
-            for markerStart in Self.breakpointOffsets(in: bytes) {
-                let piece = UnsafeBufferPointer(rebasing: bytes[pieceStart..<markerStart])
-                pieces.append(Piece(number: pieces.count + 1, byteOffset: pieceStart, bytes: piece))
-                pieceStart = markerStart + Self.breakpoint.count
-            }
-            let last = UnsafeBufferPointer(rebasing: bytes[pieceStart...])
-            pieces.append(Piece(number: pieces.count + 1, byteOffset: pieceStart, bytes: last))
-            return pieces
+        let offsets = text.withUTF8 { breakpointOffsets(in: $0) }
+        let utf8 = sql.utf8
+        // The marker is ASCII, so every cut falls between characters.
+        func slice(_ from: Int, _ to: Int) -> Substring {
+            sql[utf8.index(utf8.startIndex, offsetBy: from)..<utf8.index(utf8.startIndex, offsetBy: to)]
         }
+        var pieces: [Piece] = []
+        var pieceStart = 0
+        for markerStart in offsets {
+            pieces.append(
+                Piece(number: pieces.count + 1, byteOffset: pieceStart, slice: slice(pieceStart, markerStart)))
+            pieceStart = markerStart + breakpoint.count
+        }
+        pieces.append(Piece(number: pieces.count + 1, byteOffset: pieceStart, slice: slice(pieceStart, utf8.count)))
+        return pieces
     }
 
     private static func breakpointOffsets(in bytes: UnsafeBufferPointer<UInt8>) -> [Int] {
@@ -81,8 +85,7 @@ extension Migration {
     /// error count its statements, so `piece(atCharacter:)` and `piece(runningAfter:)` name the
     /// piece exactly as one query per piece would. `PREPARE TRANSACTION` ends a transaction without
     /// the lexer calling it transaction control; a file with one goes piece by piece.
-    var runsAsOneQuery: Bool {
-        let pieces = pieces
+    static func oneQuery(_ sql: String, pieces: [Piece], mode: Mode) -> Bool {
         guard mode == .transactional && pieces.count > 1 else { return false }
         let safe = pieces.allSatisfy { piece in
             piece.isSelfContained
@@ -120,7 +123,6 @@ extension Migration {
     /// The piece whose statement was running (or failed) after `completed` statements of the file
     /// had finished; the last piece if they all had.
     func piece(runningAfter completed: Int) -> Piece {
-        let pieces = pieces
         var finished = 0
         for piece in pieces {
             finished += piece.statements.count

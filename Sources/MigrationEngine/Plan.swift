@@ -60,8 +60,9 @@ public struct Plan: Sendable {
     /// Set when a 1.0 folder meets a 0.x table: `up` upgrades the table first, as Drizzle 1.0 does.
     public var upgrade: TrackingUpgrade?
 
+    /// In application order, each `analyzed()`: these are the files `up` runs.
     public var pending: [Migration] {
-        entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map(\.migration)
+        entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map { $0.migration.analyzed() }
     }
     public var appliedCount: Int { entries.count { $0.state == .applied || $0.state == .changed } }
     public var fatalFindings: [Finding] { findings.filter(\.isFatal) }

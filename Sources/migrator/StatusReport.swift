@@ -57,7 +57,7 @@ struct StatusReport {
         }
         lines.append("")
         lines.append(
-            "\(plan.appliedCount) applied, \(plan.pending.count) pending, \(plan.unknownRows.count) unknown row(s)"
+            "\(plan.appliedCount) applied, \(plan.entries.count { $0.state == .pending || $0.state == .outOfOrder }) pending, \(plan.unknownRows.count) unknown row(s)"
                 + (plan.fatalFindings.isEmpty
                     ? "; no drift"
                     : "; DRIFT: \(plan.fatalFindings.count) finding(s), `migrator verify` and `up` exit 5"))
