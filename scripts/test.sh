@@ -18,10 +18,11 @@ trap cleanup EXIT
 start_postgres
 export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
 export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
+export MIGRATOR_TEST_PG_CERT="$PG_DIR/data/server.crt" # the TLS tests verify the server against it
 start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the AWS tests
 
 log "building (debug, with tests)"
-swift build --build-tests
+swift build --build-tests --explicit-target-dependency-import-check error
 # The image rehearsal needs a self-contained binary (Swift runtime inside, as in the image). It gets
 # its own scratch path: objects compiled for a static link carry the static libraries' autolink
 # entries, so sharing .build with the dynamic test build breaks whichever links second.
@@ -57,6 +58,7 @@ if [ -n "${MIGRATOR_TEST_PG_VERSIONS:-}" ]; then
         start_postgres "$pg_version_bindir"
         export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
         export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
+        export MIGRATOR_TEST_PG_CERT="$PG_DIR/data/server.crt"
         log "running swift test against PostgreSQL $pg_version"
         swift test --skip-build --filter "${MIGRATOR_TEST_PG_FILTER:-MigratorCLITests|MigrationEngineTests}" ||
             failed+=("swift test on PostgreSQL $pg_version")

@@ -17,6 +17,7 @@ public struct AWSError: Error, CustomStringConvertible, Sendable {
             case service
             case invalidResponse
             case secretFormat
+            case interrupted
         }
 
         private let base: Base
@@ -41,6 +42,8 @@ public struct AWSError: Error, CustomStringConvertible, Sendable {
         public static let invalidResponse = Code(.invalidResponse)
         /// The secret was fetched but holds no usable database URL.
         public static let secretFormat = Code(.secretFormat)
+        /// A stop request (SIGTERM, SIGINT) ended the work; the executable exits 143/130, not 6.
+        public static let interrupted = Code(.interrupted)
 
         public var description: String { base.rawValue }
     }

@@ -1,4 +1,5 @@
 import StructuredLogging
+import SystemSupport
 
 /// The ECS task role (and EKS Pod Identity) endpoint.
 ///

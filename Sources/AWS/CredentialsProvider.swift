@@ -1,5 +1,6 @@
 import Logging
 import StructuredLogging
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -14,7 +15,8 @@ struct AWSContext: Sendable {
     var transport: any HTTPTransport
     var logger: Logger
     var now: @Sendable () -> Date = { Date() }
-    var sleep: @Sendable (Duration) -> Void = { duration in threadSleep(duration) }
+    /// Backoff between retries; `SecretsManagerDatabaseURL` makes it end early on a stop request.
+    var sleep: @Sendable (Duration) -> Void = { duration in Interruption().sleep(for: duration) }
     var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
     var serviceTimeouts: HTTPTimeouts = .service
     var metadataTimeouts: HTTPTimeouts = .metadata

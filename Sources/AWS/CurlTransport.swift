@@ -1,33 +1,5 @@
 import CCurl
-
-/// Which libcurl a `CurlTransport` calls. libcurl is not linked: CCurl opens it with `dlopen` when the
-/// first request needs it, so a run that never talks to AWS does not load it and its dependencies.
-enum CurlLibrary: Sendable {
-    /// `libcurl.so.4`, opened and `curl_global_init`-ed once per process (CCurl's `pthread_once`).
-    case shared
-    /// A library opened by name, without `curl_global_init`. For tests of the failure path only: they
-    /// name a library that does not exist.
-    case named(String)
-
-    /// libcurl's function table, or the one-line reason it cannot be had (which names the library and
-    /// the Debian package to install).
-    func load() throws(TransportError) -> OpaquePointer {
-        switch self {
-        case .shared:
-            guard let table = migrator_curl_shared() else {
-                throw TransportError(kind: .configuration, message: String(cString: migrator_curl_shared_error()))
-            }
-            return table
-        case .named(let name):
-            var reason = [CChar](repeating: 0, count: 512)
-            guard let table = migrator_curl_open(name, &reason, reason.count) else {
-                throw TransportError(
-                    kind: .configuration, message: reason.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-            }
-            return table
-        }
-    }
-}
+import SystemSupport
 
 /// HTTP(S) over libcurl. libcurl only carries the bytes: the request arrives already signed, because
 /// `CURLOPT_AWS_SIGV4` in the libcurl we ship (Debian 12) has signing bugs.
@@ -36,21 +8,21 @@ struct CurlTransport: HTTPTransport {
     var caBundle: String?
     /// Upper bound on a response body. A secret is at most 64 KiB; anything much larger is not AWS.
     var maxResponseBytes = 1 << 20
-    /// `.shared` except in the tests of a missing libcurl.
-    var library: CurlLibrary = .shared
+    /// A stop request cuts a transfer short within `pollInterval` and refuses new ones.
+    var interruption: Interruption?
 
-    /// Loads libcurl (once per process for `.shared`), so that a missing library is reported before
-    /// the first request.
-    func prepare() throws(TransportError) {
-        _ = try library.load()
-    }
+    /// How often a running transfer looks at `interruption`.
+    static let pollInterval: Int32 = 100
 
     func send(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse {
-        let curl = try library.load()
-        guard let handle = migrator_curl_easy_init(curl) else {
+        try Self.globalInit.get()
+        if let reason = interruption?.reason {
+            throw TransportError(kind: .interrupted, message: "not sent: stopped by \(reason.signalName)")
+        }
+        guard let handle = curl_easy_init() else {
             throw TransportError(kind: .configuration, message: "libcurl could not create a handle")
         }
-        defer { migrator_curl_easy_cleanup(curl, handle) }
+        defer { curl_easy_cleanup(handle) }
 
         let accumulator = ResponseAccumulator(limit: maxResponseBytes)
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
@@ -59,89 +31,132 @@ struct CurlTransport: HTTPTransport {
         defer { errorBuffer.deallocate() }
 
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        defer { migrator_curl_slist_free_all(curl, headerList) }
+        defer { curl_slist_free_all(headerList) }
         for header in request.headers {
             // A CR or LF in a value would let it smuggle a second header; ours never contain one.
             guard !header.name.contains(where: \.isNewline), !header.value.contains(where: \.isNewline) else {
                 throw TransportError(kind: .configuration, message: "header \(header.name) contains a line break")
             }
-            headerList = migrator_curl_slist_append(curl, headerList, "\(header.name): \(header.value)")
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
         // Without this libcurl may add `Expect: 100-continue` and wait a second for an answer.
-        headerList = migrator_curl_slist_append(curl, headerList, "Expect:")
+        headerList = curl_slist_append(headerList, "Expect:")
 
-        // The first refusal, named: libcurl is opened at run time and may be older than the headers
-        // this was built with (an option it does not know yet).
+        // The first refusal, named: the libcurl found at run time may be older than the headers this
+        // was built with (an option it does not know yet).
         var setupFailure: CURLcode?
         func check(_ code: CURLcode) {
             if code != CURLE_OK && setupFailure == nil { setupFailure = code }
         }
-        check(migrator_curl_setopt_string(curl, handle, CURLOPT_URL, request.url))
-        check(migrator_curl_restrict_protocols(curl, handle))
+        check(migrator_curl_setopt_string(handle, CURLOPT_URL, request.url))
+        check(migrator_curl_restrict_protocols(handle))
         // Signals would be the only way libcurl's resolver timeout works in a multi-threaded process,
         // and they are unsafe there; the threaded resolver honours the timeout without them.
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_NOSIGNAL, 1))
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds))
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_TIMEOUT_MS, request.timeouts.total.milliseconds))
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_SSL_VERIFYPEER, 1))
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_SSL_VERIFYHOST, 2))
-        check(migrator_curl_setopt_long(curl, handle, CURLOPT_FOLLOWLOCATION, 0))
-        check(migrator_curl_setopt_string(curl, handle, CURLOPT_USERAGENT, "migrator"))
+        check(migrator_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        check(
+            migrator_curl_setopt_long(
+                handle, CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, request.timeouts.connect.milliseconds))))
+        check(migrator_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(max(1, request.timeouts.total.milliseconds))))
+        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1))
+        check(migrator_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2))
+        check(migrator_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
+        check(migrator_curl_setopt_string(handle, CURLOPT_USERAGENT, "migrator"))
         if let caBundle {
-            check(migrator_curl_setopt_string(curl, handle, CURLOPT_CAINFO, caBundle))
+            check(migrator_curl_setopt_string(handle, CURLOPT_CAINFO, caBundle))
         }
         if request.bypassProxy {
-            check(migrator_curl_setopt_string(curl, handle, CURLOPT_NOPROXY, "*"))
+            check(migrator_curl_setopt_string(handle, CURLOPT_NOPROXY, "*"))
         }
-        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_ERRORBUFFER, errorBuffer))
-        check(migrator_curl_setopt_slist(curl, handle, CURLOPT_HTTPHEADER, headerList))
-        check(migrator_curl_setopt_writefunction(curl, handle, curlWriteCallback))
-        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_WRITEDATA, context))
-        check(migrator_curl_setopt_headerfunction(curl, handle, curlHeaderCallback))
-        check(migrator_curl_setopt_pointer(curl, handle, CURLOPT_HEADERDATA, context))
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        check(migrator_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        check(migrator_curl_setopt_writefunction(handle, curlWriteCallback))
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        check(migrator_curl_setopt_headerfunction(handle, curlHeaderCallback))
+        check(migrator_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
 
         switch request.method {
         case "GET":
-            check(migrator_curl_setopt_long(curl, handle, CURLOPT_HTTPGET, 1))
+            check(migrator_curl_setopt_long(handle, CURLOPT_HTTPGET, 1))
         default:
             // POSTFIELDS with an explicit size sends exactly these bytes (a signed body must not change)
             // and a Content-Length even when empty, which the IMDSv2 token PUT needs.
-            check(migrator_curl_setopt_postfieldsize(curl, handle, request.body.count))
+            check(migrator_curl_setopt_postfieldsize(handle, request.body.count))
             if request.body.isEmpty {
-                check(migrator_curl_setopt_string(curl, handle, CURLOPT_COPYPOSTFIELDS, ""))
+                check(migrator_curl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, ""))
             } else {
                 request.body.withUnsafeBytes { buffer in
                     // COPYPOSTFIELDS copies now, so the buffer need not outlive this closure.
                     check(
                         migrator_curl_setopt_pointer(
-                            curl, handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
                     )
                 }
             }
             if request.method != "POST" {
-                check(migrator_curl_setopt_string(curl, handle, CURLOPT_CUSTOMREQUEST, request.method))
+                check(migrator_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method))
             }
         }
         if let setupFailure {
             throw TransportError(
                 kind: .configuration,
                 message: "libcurl rejected an option (\(request.method) request): "
-                    + String(cString: migrator_curl_easy_strerror(curl, setupFailure)))
+                    + String(cString: curl_easy_strerror(setupFailure)))
         }
 
-        let result = withExtendedLifetime(accumulator) { migrator_curl_easy_perform(curl, handle) }
+        let result = try withExtendedLifetime(accumulator) { () throws(TransportError) in try perform(handle) }
         guard result == CURLE_OK else {
-            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator, curl: curl)
+            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator)
         }
         var status = 0
-        _ = migrator_curl_getinfo_long(curl, handle, CURLINFO_RESPONSE_CODE, &status)
+        _ = migrator_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: accumulator.headers, body: accumulator.body)
     }
 
-    private static func error(
-        for code: CURLcode, detail: String, accumulator: ResponseAccumulator, curl: OpaquePointer
-    ) -> TransportError {
-        let text = detail.isEmpty ? String(cString: migrator_curl_easy_strerror(curl, code)) : detail
+    /// curl_easy_perform through the multi interface, so that a stop request is seen within
+    /// `pollInterval` even while the server sends nothing (easy_perform would block until a timeout).
+    private func perform(_ handle: UnsafeMutableRawPointer) throws(TransportError) -> CURLcode {
+        guard let multi = curl_multi_init() else {
+            throw TransportError(kind: .configuration, message: "libcurl could not create a multi handle")
+        }
+        defer { curl_multi_cleanup(multi) }
+        guard curl_multi_add_handle(multi, handle) == CURLM_OK else {
+            throw TransportError(kind: .configuration, message: "libcurl could not start the transfer")
+        }
+        defer { curl_multi_remove_handle(multi, handle) }
+        var running: Int32 = 1
+        while true {
+            let code = curl_multi_perform(multi, &running)
+            guard code == CURLM_OK else {
+                throw TransportError(kind: .network, message: String(cString: curl_multi_strerror(code)))
+            }
+            if running == 0 { break }
+            if let reason = interruption?.reason {
+                throw TransportError(kind: .interrupted, message: "stopped by \(reason.signalName) during the request")
+            }
+            _ = curl_multi_poll(multi, nil, 0, Self.pollInterval, nil)
+        }
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            if message.pointee.msg == CURLMSG_DONE { return message.pointee.data.result }
+        }
+        throw TransportError(kind: .network, message: "libcurl ended the transfer without a result")
+    }
+
+    /// libcurl initialises its TLS backend process-wide and not thread-safely: once, before any handle
+    /// exists (a `static let` runs once, under a lock).
+    private static let globalInit: Result<Void, TransportError> = {
+        let code = migrator_curl_global_init()
+        guard code == CURLE_OK else {
+            return .failure(
+                TransportError(
+                    kind: .configuration,
+                    message: "curl_global_init failed: \(String(cString: curl_easy_strerror(code)))"))
+        }
+        return .success(())
+    }()
+
+    private static func error(for code: CURLcode, detail: String, accumulator: ResponseAccumulator) -> TransportError {
+        let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
             return TransportError(kind: .timeout, message: "timed out: \(text)")
@@ -157,14 +172,6 @@ struct CurlTransport: HTTPTransport {
         default:
             return TransportError(kind: .network, message: text)
         }
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, at least 1 (libcurl reads 0 as "no timeout").
-    fileprivate var milliseconds: Int {
-        let (seconds, attoseconds) = components
-        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 }
 

@@ -50,6 +50,8 @@ struct TransportError: Error, Sendable {
         case tlsVerification
         case configuration
         case responseTooLarge
+        /// A stop request (SIGTERM, SIGINT) ended or refused the request.
+        case interrupted
     }
 
     var kind: Kind
@@ -59,7 +61,7 @@ struct TransportError: Error, Sendable {
     var isRetryable: Bool {
         switch kind {
         case .network, .timeout: true
-        case .tlsVerification, .configuration, .responseTooLarge: false
+        case .tlsVerification, .configuration, .responseTooLarge, .interrupted: false
         }
     }
 
@@ -70,6 +72,7 @@ struct TransportError: Error, Sendable {
         case .tlsVerification: AWSError(code: .tlsVerification, message: message)
         case .configuration: AWSError(code: .configuration, message: message)
         case .responseTooLarge: AWSError(code: .invalidResponse, message: message)
+        case .interrupted: AWSError(code: .interrupted, message: message)
         }
     }
 }
@@ -77,13 +80,5 @@ struct TransportError: Error, Sendable {
 /// Sends one request and returns the complete response. Synchronous on purpose: `migrator` does one
 /// thing at a time, and a blocking call keeps the transport free of event loops and threads.
 protocol HTTPTransport: Sendable {
-    /// Fails if the transport cannot send at all (`CurlTransport`: libcurl cannot be loaded). Called
-    /// before the credential chain, so that such a failure is reported as itself and not as, say, an
-    /// unreachable instance metadata endpoint on the way to "no credentials found".
-    func prepare() throws(TransportError)
     func send(_ request: HTTPRequest) throws(TransportError) -> HTTPResponse
-}
-
-extension HTTPTransport {
-    func prepare() throws(TransportError) {}
 }

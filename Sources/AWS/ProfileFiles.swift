@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// The shared `credentials` and `config` files (INI), read the way the AWS CLI reads them.
 struct ProfileFiles: Sendable {
     /// Section name → keys, per file. Config sections are stored under the profile name (without the

@@ -1,5 +1,6 @@
 import Logging
 import StructuredLogging
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -75,11 +76,6 @@ struct SecretsManagerClient: Sendable {
 
     func getSecretValue(secretId: String, versionStage: String? = nil) throws(AWSError) -> GetSecretValueOutput {
         let body = Self.requestBody(secretId: secretId, versionStage: versionStage)
-        do {
-            try context.transport.prepare()
-        } catch {
-            throw error.awsError
-        }
         var (credentials, _) = try credentialsChain.resolve(context)
         var refreshedCredentials = false
         var attempt = 1
@@ -101,10 +97,9 @@ struct SecretsManagerClient: Sendable {
                 }
                 guard RetryStrategy.isRetryable(error), attempt < retry.maxAttempts else { throw error }
                 let delay = retry.delay(afterAttempt: attempt, random: context.random())
-                let (seconds, attoseconds) = delay.components
                 var fields: Logger.Metadata = [
                     "attempt": .int(attempt), "max_attempts": .int(retry.maxAttempts),
-                    "delay_ms": .int(seconds * 1000 + attoseconds / 1_000_000_000_000_000),
+                    "delay_ms": .int(delay.milliseconds),
                     "error": .string(error.description),
                 ]
                 if let code = error.awsErrorCode { fields["aws_error_code"] = .string(code) }

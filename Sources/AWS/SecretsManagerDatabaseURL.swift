@@ -1,5 +1,6 @@
 import Logging
 import StructuredLogging
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -14,10 +15,15 @@ import StructuredLogging
 public struct SecretsManagerDatabaseURL: Sendable {
     let context: AWSContext
 
-    public init(environment: [String: String], logger: Logger) {
+    /// A stop request ends a transfer, a retry's backoff or a credentials lookup within 100 ms, with
+    /// an `AWSError` of code `.interrupted`.
+    public init(environment: [String: String], logger: Logger, interruption: Interruption) {
         let caBundle = environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
-        self.context = AWSContext(
-            environment: environment, transport: CurlTransport(caBundle: caBundle), logger: logger)
+        var context = AWSContext(
+            environment: environment, transport: CurlTransport(caBundle: caBundle, interruption: interruption),
+            logger: logger)
+        context.sleep = { duration in interruption.sleep(for: duration) }
+        self.context = context
     }
 
     init(context: AWSContext) {

@@ -19,7 +19,7 @@ extension MigrationFolder {
         let journalPath = path + "/meta/_journal.json"
         let bytes: [UInt8]
         do {
-            bytes = try FileReader.contents(of: journalPath)
+            bytes = try DirectoryListing.contents(of: journalPath)
         } catch {
             throw MigrationError(
                 .configuration,

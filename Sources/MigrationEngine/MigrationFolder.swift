@@ -24,20 +24,23 @@ public struct MigrationFolder: Sendable {
     /// Files (0.x: `.sql` files the journal does not name) or sub-folders (1.0: without
     /// `migration.sql`) that Drizzle ignores; we warn.
     public var strayFiles: [String]
-    /// Files above this size are refused (exit 2): see `FileReader.maximumSize`.
-    public static var maximumFileSize: Int { FileReader.maximumSize }
+    /// Files above this size are refused (exit 2): see `DirectoryListing.maximumSize`.
+    public static var maximumFileSize: Int { DirectoryListing.maximumSize }
 
     public init(path: String) throws(MigrationError) {
         self.path = path
-        switch FileReader.kind(of: path) {
+        switch DirectoryListing.kind(of: path) {
         case .directory: break
-        case .missing: throw MigrationError(.configuration, "migrations folder \(path): \(FileReader.errnoText())")
+        case .missing:
+            throw MigrationError(.configuration, "migrations folder \(path): \(DirectoryListing.errnoText())")
         case .regularFile, .other: throw MigrationError(.configuration, "migrations folder \(path): not a directory")
         }
-        let names = FileReader.names(in: path)
-        let subFolders = names.filter { FileReader.kind(of: "\(path)/\($0)") == .directory && $0 != "meta" }
-        let migrationFolders = subFolders.filter { FileReader.kind(of: "\(path)/\($0)/migration.sql") != .missing }
-        let hasJournal = FileReader.kind(of: path + "/meta/_journal.json") != .missing
+        let names = DirectoryListing.names(in: path)
+        let subFolders = names.filter { DirectoryListing.kind(of: "\(path)/\($0)") == .directory && $0 != "meta" }
+        let migrationFolders = subFolders.filter {
+            DirectoryListing.kind(of: "\(path)/\($0)/migration.sql") != .missing
+        }
+        let hasJournal = DirectoryListing.kind(of: path + "/meta/_journal.json") != .missing
         if hasJournal && !migrationFolders.isEmpty {
             throw MigrationError(
                 .configuration,
@@ -62,7 +65,7 @@ public struct MigrationFolder: Sendable {
     static func load(_ file: String, in path: String, origin: String) throws(MigrationError) -> (String, String) {
         let bytes: [UInt8]
         do {
-            bytes = try FileReader.contents(of: path + "/" + file)
+            bytes = try DirectoryListing.contents(of: path + "/" + file)
         } catch {
             throw MigrationError(.configuration, "\(path)/\(file): \(error.reason) (\(origin))")
         }

@@ -1,23 +1,24 @@
 import Logging
 import PostgresClient
 import StructuredLogging
+import SystemSupport
 
 /// Runs the contract's commands on one connection: `up`, `status`/`verify`, `baseline`, `forget`.
 ///
 /// One instance per run. Counters (`applied`, `lockWait`…) stay readable after a failure, so the
 /// executable can report them in `run.finished` whatever happened.
 public final class Migrator {
-    let connection: Connection
+    /// The live session; replaced when a lost connection is re-established (`reconnect`).
+    var connection: Connection
+    let target: DatabaseTarget
     let folder: MigrationFolder
     let table: TrackingTable
     let settings: Settings
     let logger: Logger
     let interruption: Interruption
     let probe: BlockerProbe
-    /// Who blocked the last statement that waited, for the lock-timeout report.
-    var lastBlockers: [BlockerProbe.Blocker] = []
-    /// When the current `withLockRetry` gives up; advisory-lock polling shares it.
-    var lockDeadline: ContinuousClock.Instant?
+    /// What waiting for locks has seen and spent, for the file being applied and the run.
+    var locks = LockWaitState()
 
     /// Files applied by this run.
     public internal(set) var applied = 0
@@ -26,20 +27,41 @@ public final class Migrator {
     /// Files still pending when the run ended.
     public internal(set) var pending = 0
     /// Time spent waiting for locks (advisory and table locks, including backoff).
-    public internal(set) var lockWait: Duration = .zero
+    public var lockWait: Duration { locks.waited }
 
+    /// Connects (waiting for the database up to `settings.connectTimeout`) and keeps the connection
+    /// for every command of the run.
     public init(
-        connection: Connection, connectionString: String, folder: MigrationFolder, settings: Settings, logger: Logger,
+        target: DatabaseTarget, folder: MigrationFolder, settings: Settings, logger: Logger,
         interruption: Interruption
-    ) {
-        self.connection = connection
+    ) throws(MigrationError) {
+        self.target = target
         self.folder = folder
         self.table = TrackingTable(
             schema: settings.migrationsSchema, table: settings.migrationsTable, layout: folder.layout)
         self.settings = settings
         self.logger = logger
         self.interruption = interruption
-        self.probe = BlockerProbe(connectionString: connectionString, interruption: interruption)
+        self.probe = BlockerProbe(target: target, interruption: interruption)
+        self.connection = try DatabaseConnector.connect(
+            to: target, settings: settings, interruption: interruption, logger: logger)
+        forwardNotices()
+    }
+
+    /// `user@host:port/dbname` of the session, as the server names it.
+    public var databaseName: String { connection.displayName }
+
+    public func close() { connection.close() }
+
+    /// Replaces a connection that broke, waiting up to the connect timeout as at the start.
+    func reconnect() throws(MigrationError) {
+        connection.close()
+        connection = try DatabaseConnector.connect(
+            to: target, settings: settings, interruption: interruption, logger: logger)
+        forwardNotices()
+    }
+
+    private func forwardNotices() {
         let noticeLogger = logger
         connection.onNotice { notice in
             noticeLogger.event(
@@ -82,103 +104,6 @@ public final class Migrator {
                 .drift,
                 "\(fatal.count) drift finding(s) between \(table.qualifiedName) and the folder (first: "
                     + "\(fatal[0].message)); \(action)")
-        }
-    }
-
-    // MARK: up
-
-    public func up() throws(MigrationError) {
-        let (plan, tableExists) = try self.plan()
-        let pendingMigrations = plan.pending
-        pending = pendingMigrations.count
-        try check(plan, action: "nothing was applied")
-        try refuseEmptyFiles(in: pendingMigrations)
-        logger.event(
-            .info, "plan.ready",
-            pendingMigrations.isEmpty
-                ? "nothing to apply: the database is up to date" : "\(pending) migration(s) to apply",
-            [
-                "applied": .int(plan.appliedCount), "pending": .int(pending), "total": .int(folder.migrations.count),
-                "dry_run": .bool(settings.dryRun),
-            ])
-        if settings.dryRun {
-            for (position, migration) in pendingMigrations.enumerated() {
-                logger.event(
-                    .info, "migration.planned", "would apply \(migration.tag)",
-                    [
-                        "migration": "\(migration.tag)", "index": .int(migration.index),
-                        "position": .int(position + 1), "total": .int(pendingMigrations.count),
-                        "hash": "\(migration.hash)", "created_at": .int(migration.when),
-                        "mode": "\(migration.mode.rawValue)", "statements": .int(migration.pieces.count),
-                        "out_of_order": .bool(
-                            plan.entries.contains { $0.migration.index == migration.index && $0.state == .outOfOrder }),
-                    ])
-            }
-            return
-        }
-        if plan.upgrade != nil { try upgradeTrackingTable() }
-        guard !pendingMigrations.isEmpty else { return }
-        // Only reachable with out-of-order allowed (otherwise `check` refused); said again on each file
-        // it concerns, so the log shows the override next to what it let through.
-        let outOfOrder = Set(plan.entries.filter { $0.state == .outOfOrder }.map(\.migration.index))
-        if !tableExists { try bootstrap() }
-        let runStarted = ContinuousClock.now
-        for (position, migration) in pendingMigrations.enumerated() {
-            try stopIfInterrupted()
-            logger.event(
-                .info, "migration.started", "applying \(migration.tag)",
-                [
-                    "migration": "\(migration.tag)", "index": .int(migration.index), "position": .int(position + 1),
-                    "total": .int(pendingMigrations.count), "mode": "\(migration.mode.rawValue)",
-                    "elapsed_ms": .int((ContinuousClock.now - runStarted).milliseconds),
-                ])
-            let started = ContinuousClock.now
-            let outcome = try withLockRetry(migration.tag) { () throws in
-                try apply(migration)
-            }
-            pending -= 1
-            var fields: Logger.Metadata = [
-                "migration": "\(migration.tag)", "index": .int(migration.index), "position": .int(position + 1),
-                "total": .int(pendingMigrations.count), "hash": "\(migration.hash)",
-                "duration_ms": .int((ContinuousClock.now - started).milliseconds),
-                "elapsed_ms": .int((ContinuousClock.now - runStarted).milliseconds),
-                "statements": .int(migration.pieces.count), "mode": "\(migration.mode.rawValue)",
-            ]
-            let wasOutOfOrder = outOfOrder.contains(migration.index)
-            if wasOutOfOrder { fields["out_of_order"] = .bool(true) }
-            switch outcome {
-            case .applied:
-                applied += 1
-                logger.event(
-                    wasOutOfOrder ? .warning : .info, "migration.applied",
-                    wasOutOfOrder
-                        ? "applied \(migration.tag) out of order (older than the newest recorded migration; allowed by "
-                            + "--allow-out-of-order / MIGRATOR_ALLOW_OUT_OF_ORDER)"
-                        : "applied \(migration.tag)", fields)
-            case .alreadyApplied:
-                skipped += 1
-                logger.event(
-                    .info, "migration.skipped", "\(migration.tag) was applied meanwhile by another runner", fields)
-            }
-        }
-    }
-
-    /// Creates the tracking schema and table, exactly as Drizzle does, under the advisory lock so that
-    /// concurrent first runs cannot race on `CREATE SCHEMA` (which Drizzle's bootstrap does).
-    func bootstrap() throws(MigrationError) {
-        _ = try withLockRetry("bootstrap") { () throws in
-            try transaction(label: "bootstrap") { () throws(PostgresError) in
-                let state = try table.state(on: connection)
-                if !state.schemaExists { try connection.simpleQuery(table.createSchemaSQL) }
-                if !state.tableExists {
-                    try connection.simpleQuery(table.createTableSQL)
-                    logger.event(
-                        .info, "tracking.created", "created \(table.qualifiedName)",
-                        ["table": "\(table.qualifiedName)", "lock_key": .int(table.advisoryLockKey)])
-                }
-                return true
-            }
-            return .applied
         }
     }
 

@@ -18,12 +18,6 @@ public struct Settings: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded up so that 1µs never becomes "0 = no timeout" in PostgreSQL.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    }
-
     /// Parses the contract's durations: `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
     public init?(parsing text: String) {
         let units: [(suffix: String, milliseconds: Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]

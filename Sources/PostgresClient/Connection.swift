@@ -1,4 +1,5 @@
 import CLibPQ
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -26,15 +27,13 @@ public final class Connection: @unchecked Sendable {
     private let interruption: Interruption?
     private let noticeBox: NoticeBox
 
-    public let info: ConnectionInfo
     /// Results received for the running (or last) query. After an error in a multi-statement string,
     /// how many of its statements ran before it. (While one runs it says little: the server holds
     /// finished statements' results until the string ends or fails.)
     public private(set) var completedResults = 0
 
-    private init(connection: OpaquePointer, info: ConnectionInfo, interruption: Interruption?) {
+    private init(connection: OpaquePointer, interruption: Interruption?) {
         self.connection = connection
-        self.info = info
         self.interruption = interruption
         self.cancelHandle = CancelHandle(PQgetCancel(connection))
         self.noticeBox = NoticeBox()
@@ -62,17 +61,22 @@ public final class Connection: @unchecked Sendable {
 
     /// Makes one connection attempt that gives up at `deadline` (or when `interruption` fires).
     /// Parameters from the URL and libpq's `PG*` variables apply; we only add the client encoding
-    /// Drizzle's drivers use and a fallback `application_name`.
+    /// Drizzle's drivers use, a fallback `application_name`, and `password` when given (it overrides
+    /// the URL's: an RDS IAM token made for this attempt).
     public static func connect(
         to connectionString: String,
         applicationName: String = "migrator",
+        password: String? = nil,
         deadline: ContinuousClock.Instant,
-        interruption: Interruption? = nil,
-        abandoned: (() -> Bool)? = nil
+        interruption: Interruption? = nil
     ) throws(PostgresError) -> Connection {
-        let info = try ConnectionInfo(parsing: connectionString)
-        let keywords = ["dbname", "client_encoding", "fallback_application_name"]
-        let values = [connectionString, "UTF8", applicationName]
+        // Later keywords override what the expanded URL set (libpq takes the last non-empty value).
+        var keywords = ["dbname", "client_encoding", "fallback_application_name"]
+        var values = [connectionString, "UTF8", applicationName]
+        if let password {
+            keywords.append("password")
+            values.append(password)
+        }
         let raw: OpaquePointer? = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectStartParams(keywordPointers, valuePointers, 1)
@@ -90,16 +94,19 @@ public final class Connection: @unchecked Sendable {
         while true {
             switch status {
             case PGRES_POLLING_OK:
-                return Connection(connection: raw, info: info, interruption: interruption)
+                return Connection(connection: raw, interruption: interruption)
             case PGRES_POLLING_FAILED:
                 let message = errorMessage(raw)
                 PQfinish(raw)
+                if tlsFailure(message) {
+                    throw PostgresError(code: .tlsFailure, message: message)
+                }
                 throw PostgresError(code: .connectionFailed, message: message, sqlState: loginSQLState(message))
             default:
                 let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
                 var ready = false
                 while !ready {
-                    if interruption?.isTriggered == true || abandoned?() == true {
+                    if interruption?.isTriggered == true {
                         PQfinish(raw)
                         throw PostgresError(code: .cancelled, message: "interrupted while connecting")
                     }
@@ -167,6 +174,40 @@ public final class Connection: @unchecked Sendable {
     }
 
     public var backendPID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
+
+    /// How the session is protected, for the `database.connected` line and the unverified warning.
+    public var tls: TLSState {
+        guard let connection, PQsslInUse(connection) == 1 else { return .none }
+        switch setting("sslmode") {
+        case "verify-full": return .verified
+        case "verify-ca": return .certificateOnly
+        default: return .unverified
+        }
+    }
+
+    /// The database the session is in, as the server named it (`PQdb`), for logs.
+    public var databaseName: String { connection.flatMap { PQdb($0) }.map { String(cString: $0) } ?? "?" }
+
+    /// `user@host:port/dbname` of the live session: no password can be in it, whatever the URL held.
+    public var displayName: String {
+        guard let connection else { return "?" }
+        func text(_ value: UnsafeMutablePointer<CChar>?) -> String { value.map { String(cString: $0) } ?? "?" }
+        var host = text(PQhost(connection))
+        if host.contains(":") { host = "[\(host)]" }
+        return "\(text(PQuser(connection)))@\(host):\(text(PQport(connection)))/\(databaseName)"
+    }
+
+    /// The value libpq used for one connection keyword (`sslmode`, `host` ...).
+    public func setting(_ keyword: String) -> String? {
+        guard let connection, let options = PQconninfo(connection) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
+    }
     public var serverVersion: Int32 { connection.map { PQserverVersion($0) } ?? 0 }
 
     // MARK: internals
@@ -232,9 +273,10 @@ public final class Connection: @unchecked Sendable {
             }
         }
         if PQstatus(connection) == CONNECTION_BAD {
+            // Whatever the server said last (57P01 on a restart, or nothing), the session is gone.
             throw firstError.map { error in
                 var error = error
-                if error.sqlState == nil { error.code = .connectionLost }
+                error.code = .connectionLost
                 return error
             } ?? lostConnection()
         }
@@ -279,6 +321,18 @@ public final class Connection: @unchecked Sendable {
         if message.contains("no pg_hba.conf entry") { return "28000" }
         if message.contains("permission denied for database") { return "42501" }
         return nil
+    }
+
+    /// Certificate, host-name and protocol failures: the server is there and answered, so waiting
+    /// cannot fix them (libpq has no code for them; its messages are stable English).
+    static func tlsFailure(_ message: String) -> Bool {
+        let markers = [
+            "certificate verify failed", "does not match host name", "root certificate file",
+            "SSL error: unsupported protocol", "tlsv1 alert", "sslv3 alert", "wrong version number",
+            "server does not support SSL", "certificate present, but not private key",
+            "could not load private key", "no alternative certificate subject name",
+        ]
+        return markers.contains { message.contains($0) }
     }
 
     static func waitForSocket(_ socket: Int32, events: Int16, timeout: Duration) -> Bool {

@@ -1,4 +1,5 @@
 import CLibPQ
+import SystemSupport
 
 /// What a connection string points at, parsed by libpq itself so that URLs, keyword strings and
 /// libpq's environment variables mean exactly what they mean to `psql`.
@@ -7,6 +8,7 @@ public struct ConnectionInfo: Sendable {
     public var host: String?
     public var port: String?
     public var database: String?
+    public var sslMode: String?
     /// Kept only so that it can be registered for redaction; never printed.
     public var password: String?
 
@@ -32,10 +34,19 @@ public struct ConnectionInfo: Sendable {
             case "hostaddr": if host == nil { host = value }
             case "port": port = value
             case "dbname": database = value
+            case "sslmode": sslMode = value
             case "password": password = value
             default: break
             }
             option += 1
+        }
+    }
+
+    /// A Unix socket or a loopback address: nothing crosses a network, so plaintext is no risk.
+    public var isLoopback: Bool {
+        let hosts = (host ?? ProcessEnvironment()["PGHOST"] ?? "localhost").split(separator: ",")
+        return hosts.allSatisfy { host in
+            host.hasPrefix("/") || host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
         }
     }
 

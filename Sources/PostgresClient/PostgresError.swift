@@ -6,7 +6,8 @@
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Sendable {
-            case invalidConnectionString, connectionFailed, connectionTimeout, server, connectionLost, cancelled
+            case invalidConnectionString, connectionFailed, tlsFailure, connectionTimeout, server, connectionLost,
+                cancelled
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -15,6 +16,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         public static let invalidConnectionString = Code(.invalidConnectionString)
         /// The server could not be reached or refused the session.
         public static let connectionFailed = Code(.connectionFailed)
+        /// TLS could not be set up as asked: the certificate, the host name or the protocol version
+        /// failed verification. Waiting will not fix it.
+        public static let tlsFailure = Code(.tlsFailure)
         /// The server did not accept a connection within the allowed time.
         public static let connectionTimeout = Code(.connectionTimeout)
         /// The server answered a query with an error (see `sqlState`).

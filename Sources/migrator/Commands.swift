@@ -9,7 +9,7 @@ struct MigratorCommand: ParsableCommand {
         discussion: """
             Exit codes: 0 success, 1 a migration failed (rolled back), 2 usage or configuration, \
             3 database unreachable or login refused, 4 lock wait exceeded, 5 drift, \
-            6 secret could not be had, 130/143 stopped by SIGINT/SIGTERM.
+            6 secret could not be had, 7 analyze policy violated, 130/143 stopped by SIGINT/SIGTERM.
             """,
         version: MigratorVersion.string,
         subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self],
@@ -17,30 +17,7 @@ struct MigratorCommand: ParsableCommand {
     )
 }
 
-/// What a connecting command does, as plain values: built from parsed arguments, or without the
-/// parser for the deploy's own invocation (`QuickStart`). `Execution` owns logging, the exit code
-/// and `run.finished`.
-struct Invocation {
-    var name: String
-    var options: OptionValues
-    /// Where people-facing output goes decides where logs go (see `Execution`).
-    var writesReportToStdout = false
-    /// Command flags that change the engine's settings (dry runs, out-of-order).
-    var adjust: (inout Settings) -> Void = { _ in }
-    var work: (Execution, Migrator) throws -> Void
-
-    func execute(signals: SignalWatcher) -> Int32 {
-        Execution(command: name, options: options, signals: signals, logsToStderr: writesReportToStdout)
-            .run(adjust: adjust, work)
-    }
-}
-
-/// A subcommand that connects to the database.
-protocol RunnableCommand: ParsableCommand {
-    var invocation: Invocation { get }
-}
-
-struct Up: RunnableCommand {
+struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply every pending migration, in journal order (the default command).")
 
@@ -49,32 +26,27 @@ struct Up: RunnableCommand {
     @Flag(help: "Apply pending migrations older than the newest recorded one (Drizzle skips them silently).")
     var allowOutOfOrder = false
 
-    var invocation: Invocation {
-        Self.invocation(options: options.values, dryRun: dryRun, allowOutOfOrder: allowOutOfOrder)
-    }
-
-    static func invocation(options: OptionValues, dryRun: Bool = false, allowOutOfOrder: Bool = false) -> Invocation {
-        Invocation(
-            name: "up", options: options,
+    func run() throws {
+        let (dryRun, allowOutOfOrder) = (dryRun, allowOutOfOrder)
+        throw Execution(command: "up", options: options).run(
             adjust: { settings in
                 settings.dryRun = dryRun
                 if allowOutOfOrder { settings.allowOutOfOrder = true }
             },
-            work: { _, migrator in try migrator.up() })
+            { _, migrator in try migrator.up() })
     }
 }
 
-struct Status: RunnableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each journal entry as applied, pending, changed or out-of-order, and unknown rows.")
 
     @OptionGroup var options: CommonOptions
     @Flag(help: "One JSON document on stdout (logs go to stderr).") var json = false
 
-    var invocation: Invocation { Self.invocation(options: options.values, json: json) }
-
-    static func invocation(options: OptionValues, json: Bool = false) -> Invocation {
-        Invocation(name: "status", options: options, writesReportToStdout: true) { run, migrator in
+    func run() throws {
+        let json = json
+        throw Execution(command: "status", options: options, logsToStderr: true).run { run, migrator in
             // Drift is reported, not fatal: status is for looking; `verify` is the gate.
             let (plan, tableExists) = try migrator.plan()
             let report = StatusReport(
@@ -84,16 +56,14 @@ struct Status: RunnableCommand {
     }
 }
 
-struct Verify: RunnableCommand {
+struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the recorded history against the folder; change nothing; exit 5 on drift.")
 
     @OptionGroup var options: CommonOptions
 
-    var invocation: Invocation { Self.invocation(options: options.values) }
-
-    static func invocation(options: OptionValues) -> Invocation {
-        Invocation(name: "verify", options: options) { run, migrator in
+    func run() throws {
+        throw Execution(command: "verify", options: options).run { run, migrator in
             let (plan, _) = try migrator.plan()
             try migrator.check(plan, action: "fix the drift before deploying")
             run.logger.event(
@@ -103,7 +73,7 @@ struct Verify: RunnableCommand {
     }
 }
 
-struct Baseline: RunnableCommand {
+struct Baseline: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record entries as applied without running them (one-time seeding of a hand-migrated database).")
 
@@ -111,15 +81,15 @@ struct Baseline: RunnableCommand {
     @Option(help: "Record entries up to and including this tag (default: all).") var through: String?
     @Flag(help: "Show what would be recorded; change nothing.") var dryRun = false
 
-    var invocation: Invocation {
+    func run() throws {
         let (through, dryRun) = (through, dryRun)
-        return Invocation(
-            name: "baseline", options: options.values, adjust: { $0.dryRun = dryRun },
-            work: { _, migrator in try migrator.baseline(through: through) })
+        throw Execution(command: "baseline", options: options).run(adjust: { $0.dryRun = dryRun }) { _, migrator in
+            try migrator.baseline(through: through)
+        }
     }
 }
 
-struct Forget: RunnableCommand {
+struct Forget: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete the tracking row of one migration (recovery after a manual rollback).")
 
@@ -128,11 +98,11 @@ struct Forget: RunnableCommand {
     @Flag(help: "Show the row that would be deleted; change nothing.") var dryRun = false
     @Flag(help: "Delete it even when newer rows exist (the entry then becomes out of order).") var force = false
 
-    var invocation: Invocation {
+    func run() throws {
         let (tag, force, dryRun) = (tag, force, dryRun)
-        return Invocation(
-            name: "forget", options: options.values, adjust: { $0.dryRun = dryRun },
-            work: { _, migrator in try migrator.forget(tag: tag, force: force) })
+        throw Execution(command: "forget", options: options).run(adjust: { $0.dryRun = dryRun }) { _, migrator in
+            try migrator.forget(tag: tag, force: force)
+        }
     }
 }
 

@@ -19,7 +19,7 @@ struct Configuration {
     var settings: Settings
     var environment: [String: String]
 
-    init(options: OptionValues, environment: [String: String]) throws(ConfigurationError) {
+    init(options: CommonOptions, environment: [String: String]) throws(ConfigurationError) {
         func value(_ flag: String?, _ variable: String) -> String? {
             if let flag { return flag }
             if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
@@ -51,6 +51,12 @@ struct Configuration {
         where text.isEmpty || text.utf8.count > 63 || text.contains("\0") {
             throw ConfigurationError(description: "the \(name) must be 1 to 63 bytes")
         }
+        if settings.migrationsSchema.hasPrefix("pg_") {
+            throw ConfigurationError(
+                description:
+                    "the migrations schema \"\(settings.migrationsSchema)\" starts with pg_, which PostgreSQL reserves "
+                    + "for system schemas; choose another name (default drizzle)")
+        }
         settings.lockTimeout = try duration(
             options.lockTimeout, flagName: "lock-timeout", "MIGRATOR_LOCK_TIMEOUT", default: .seconds(5))
         settings.lockWait = try duration(
@@ -78,7 +84,7 @@ struct Configuration {
     }
 
     /// Resolved separately and first, so that even a configuration error is logged in the asked-for format.
-    static func logging(options: OptionValues, environment: [String: String]) throws(ConfigurationError) -> (
+    static func logging(options: CommonOptions, environment: [String: String]) throws(ConfigurationError) -> (
         LogFormat, Logger.Level
     ) {
         let formatText =

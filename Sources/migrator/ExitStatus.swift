@@ -1,5 +1,7 @@
 import AWS
+import ArgumentParser
 import MigrationEngine
+import SystemSupport
 
 /// The contract's exit codes, decided here and nowhere else.
 enum ExitStatus {
@@ -10,22 +12,29 @@ enum ExitStatus {
     static let lockTimeout: Int32 = 4
     static let drift: Int32 = 5
     static let secret: Int32 = 6
+    static let policyViolation: Int32 = 7
 
-    static func code(for error: any Error) -> Int32 {
+    /// A run that was asked to stop exits 130/143 whatever error the stop surfaced as (a cancelled
+    /// statement, an aborted HTTP transfer, a refused query).
+    static func code(for error: any Error, stoppedBy reason: Interruption.Reason?) -> Int32 {
+        if let reason { return reason.exitCode }
         switch error {
-        case let error as MigrationError:
-            switch error.code {
-            case .migrationFailed: return migrationFailed
-            case .configuration: return configuration
-            case .database: return database
-            case .lockTimeout: return lockTimeout
-            case .drift: return drift
-            case .interrupted: return error.interruption?.exitCode ?? 143
-            default: return migrationFailed
-            }
+        case let error as MigrationError: return code(for: error.code, error.interruption)
         case is ConfigurationError: return configuration
         case is AWSError: return secret
         default: return migrationFailed
+        }
+    }
+
+    static func code(for code: MigrationError.Code, _ interruption: Interruption.Reason?) -> Int32 {
+        switch code {
+        case .migrationFailed: migrationFailed
+        case .configuration: configuration
+        case .database: database
+        case .lockTimeout: lockTimeout
+        case .drift: drift
+        case .policyViolation: policyViolation
+        case .interrupted: interruption?.exitCode ?? Interruption.Reason.terminate.exitCode
         }
     }
 }

@@ -10,21 +10,16 @@ import ArgumentParser
 @main
 enum Main {
     static func main() {
-        let signals = SignalWatcher.install()
-        if let invocation = QuickStart.invocation(for: CommandLine.arguments.dropFirst()) {
-            exit(invocation.execute(signals: signals))
-        }
+        SignalWatcher.install()
         do {
             var command = try MigratorCommand.parseAsRoot()
-            if let runnable = command as? any RunnableCommand {
-                exit(runnable.invocation.execute(signals: signals))
-            }
             try command.run()
             exit(0)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
         } catch {
-            let code = MigratorCommand.exitCode(for: error)
-            if code == .success {
-                print(MigratorCommand.fullMessage(for: error))
+            if MigratorCommand.exitCode(for: error) == .success {
+                print(MigratorCommand.fullMessage(for: error))  // --help, --version
                 exit(0)
             }
             // Usage errors: argument-parser's own code (64) is not ours; the contract says 2.

@@ -2,6 +2,9 @@ import ArgumentParser
 
 /// Options every command shares. Each is optional here: `Configuration` falls back to the
 /// environment variable, then to the default, as the contract's table says.
+///
+/// Durations are parsed `.unconditional`ly, so `--lock-timeout -1s` reaches our own check (and its
+/// clear message) instead of being taken for an unknown flag.
 struct CommonOptions: ParsableArguments {
     @Option(help: "PostgreSQL URL (env DATABASE_URL). Prefer the variable: flags show up in `ps`.")
     var databaseURL: String?
@@ -15,41 +18,20 @@ struct CommonOptions: ParsableArguments {
     var migrationsSchema: String?
     @Option(help: "Tracking table name (env MIGRATIONS_TABLE; default __drizzle_migrations).")
     var migrationsTable: String?
-    @Option(help: "lock_timeout of one attempt (env MIGRATOR_LOCK_TIMEOUT; default 5s).")
+    @Option(parsing: .unconditional, help: "lock_timeout of one attempt (env MIGRATOR_LOCK_TIMEOUT; default 5s).")
     var lockTimeout: String?
-    @Option(help: "Total time to retry a file that hit the lock timeout (env MIGRATOR_LOCK_WAIT; default 5m).")
+    @Option(
+        parsing: .unconditional,
+        help: "Total time to retry a file that hit the lock timeout (env MIGRATOR_LOCK_WAIT; default 5m).")
     var lockWait: String?
-    @Option(help: "statement_timeout, 0 for none (env MIGRATOR_STATEMENT_TIMEOUT; default 0).")
+    @Option(parsing: .unconditional, help: "statement_timeout, 0 for none (env MIGRATOR_STATEMENT_TIMEOUT; default 0).")
     var statementTimeout: String?
-    @Option(help: "Total time to wait for the database (env MIGRATOR_CONNECT_TIMEOUT; default 60s).")
+    @Option(
+        parsing: .unconditional,
+        help: "Total time to wait for the database (env MIGRATOR_CONNECT_TIMEOUT; default 60s).")
     var connectTimeout: String?
     @Option(help: "json or text (env MIGRATOR_LOG_FORMAT; default json).")
     var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error (env LOG_LEVEL; default info).")
-    var logLevel: String?
-
-    var values: OptionValues {
-        OptionValues(
-            databaseURL: databaseURL, secretId: secretId, secretKey: secretKey, migrationsDir: migrationsDir,
-            migrationsSchema: migrationsSchema, migrationsTable: migrationsTable, lockTimeout: lockTimeout,
-            lockWait: lockWait, statementTimeout: statementTimeout, connectTimeout: connectTimeout,
-            logFormat: logFormat, logLevel: logLevel)
-    }
-}
-
-/// The shared options as plain values: argument-parser's property wrappers can only be read after a
-/// parse, and the deploy's own invocation skips the parser (see `QuickStart`).
-struct OptionValues {
-    var databaseURL: String?
-    var secretId: String?
-    var secretKey: String?
-    var migrationsDir: String?
-    var migrationsSchema: String?
-    var migrationsTable: String?
-    var lockTimeout: String?
-    var lockWait: String?
-    var statementTimeout: String?
-    var connectTimeout: String?
-    var logFormat: String?
     var logLevel: String?
 }

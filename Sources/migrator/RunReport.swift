@@ -1,6 +1,6 @@
 import Logging
-import PostgresClient
 import StructuredLogging
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc

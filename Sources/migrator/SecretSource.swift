@@ -1,10 +1,12 @@
 import AWS
 import Logging
+import SystemSupport
 
 /// The database URL from AWS Secrets Manager, for runs without `--database-url`/`DATABASE_URL`.
-/// Every failure is an `AWSError`, which the caller maps to exit code 6.
+/// Every failure is an `AWSError`, which the caller maps to exit code 6 (130/143 after a stop request).
 func fetchDatabaseURLFromSecretsManager(
-    secretId: String, key: String, environment: [String: String], logger: Logger
+    secretId: String, key: String, environment: [String: String], logger: Logger, interruption: Interruption
 ) throws -> String {
-    try SecretsManagerDatabaseURL(environment: environment, logger: logger).resolve(secretId: secretId, key: key)
+    try SecretsManagerDatabaseURL(environment: environment, logger: logger, interruption: interruption)
+        .resolve(secretId: secretId, key: key)
 }

@@ -1,7 +1,7 @@
 import Logging
-import PostgresClient
 import StructuredLogging
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -21,8 +21,11 @@ final class SignalWatcher: Sendable {
     private let logger = Mutex<Logger?>(nil)
     static let watchdogDelay: Duration = .milliseconds(1800)
 
-    static func install() -> SignalWatcher {
-        let watcher = SignalWatcher()
+    /// The process's one watcher; `install()` must run before any other thread exists.
+    static let shared = SignalWatcher()
+
+    static func install() {
+        let watcher = shared
         signal(SIGPIPE, SIG_IGN)
         var set = Self.signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
@@ -36,7 +39,6 @@ final class SignalWatcher: Sendable {
                 return nil
             }, context)
         pthread_detach(thread)
-        return watcher
     }
 
     /// The logger the watchdog uses for its last line, once logging is set up.

@@ -1,5 +1,6 @@
 import AWS
 import Foundation
+import SystemSupport
 import TestSupport
 import Testing
 
@@ -12,7 +13,8 @@ struct MotoTests {
         throws -> String
     {
         let resolver = SecretsManagerDatabaseURL(
-            environment: Harness.isolatedEnvironment.merging(environment) { $1 }, logger: log.logger)
+            environment: Harness.isolatedEnvironment.merging(environment) { $1 }, logger: log.logger,
+            interruption: Interruption())
         return try resolver.resolve(secretId: secretId, key: key)
     }
 

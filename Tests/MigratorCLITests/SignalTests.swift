@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import SystemSupport
 import TestSupport
 import Testing
 

@@ -1,5 +1,3 @@
-import CLibPQ
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -8,11 +6,18 @@ import CLibPQ
     import Darwin
 #endif
 
-/// The one place a stop request (SIGTERM, SIGINT) reaches the database work.
+/// Something running that a stop request must cut short at once: a database statement (`PQcancel`),
+/// an HTTP transfer. Called from the signal thread, so it must be safe to call from any thread.
+public protocol StopListener: AnyObject, Sendable {
+    func stopRequested()
+}
+
+/// The one place a stop request (SIGTERM, SIGINT) reaches the work, database and AWS alike.
 ///
-/// The signal thread calls `trigger(_:)`; that cancels every running statement through `PQcancel`
-/// and wakes every `sleep`, so a run that is waiting for a lock, a backoff or a slow statement gets
-/// control back at once. The work itself then rolls back and exits; nothing here exits the process.
+/// The signal thread calls `trigger(_:)`; that tells every registered `StopListener` (a running
+/// statement is cancelled) and wakes every `sleep`, so a run that is waiting for a lock, a backoff, a
+/// retry or a slow statement gets control back at once. The work itself then rolls back and exits;
+/// nothing here exits the process.
 public final class Interruption: @unchecked Sendable {
     public enum Reason: Sendable, Equatable {
         case interrupt  // SIGINT
@@ -25,7 +30,7 @@ public final class Interruption: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var _reason: Reason?
-    private var handles: [ObjectIdentifier: CancelHandle] = [:]
+    private var listeners: [ObjectIdentifier: any StopListener] = [:]
 
     public init() {
         pthread_mutex_init(&mutex, nil)
@@ -49,13 +54,13 @@ public final class Interruption: @unchecked Sendable {
 
     /// Records the stop request, cancels running statements and wakes sleepers. Only the first call counts.
     public func trigger(_ reason: Reason) {
-        let toCancel: [CancelHandle] = locked {
+        let toTell: [any StopListener] = locked {
             guard _reason == nil else { return [] }
             _reason = reason
             pthread_cond_broadcast(&condition)
-            return Array(handles.values)
+            return Array(listeners.values)
         }
-        for handle in toCancel { handle.cancelStatement() }
+        for listener in toTell { listener.stopRequested() }
     }
 
     /// Sleeps up to `milliseconds`; returns early (and `true`) when the run is interrupted.
@@ -78,53 +83,28 @@ public final class Interruption: @unchecked Sendable {
         }
     }
 
-    func register(_ handle: CancelHandle) {
+    /// Until `unregister`, `listener` hears of the stop request; at once if it already came.
+    public func register(_ listener: any StopListener) {
         let alreadyTriggered = locked {
-            handles[ObjectIdentifier(handle)] = handle
+            listeners[ObjectIdentifier(listener)] = listener
             return _reason != nil
         }
-        if alreadyTriggered { handle.cancelStatement() }
+        if alreadyTriggered { listener.stopRequested() }
     }
 
-    func unregister(_ handle: CancelHandle) {
-        locked { _ = handles.removeValue(forKey: ObjectIdentifier(handle)) }
+    public func unregister(_ listener: any StopListener) {
+        locked { _ = listeners.removeValue(forKey: ObjectIdentifier(listener)) }
+    }
+
+    /// Sleeps up to `duration`; returns early (and `true`) when the run is interrupted.
+    @discardableResult
+    public func sleep(for duration: Duration) -> Bool {
+        sleep(milliseconds: duration.milliseconds)
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body()
-    }
-}
-
-/// A `PGcancel` owned by one connection. `PQcancel` is documented as safe to call from another
-/// thread (it is meant for signal handlers), but freeing it is not, so cancel and free share a lock.
-final class CancelHandle: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cancel: OpaquePointer?
-
-    init(_ cancel: OpaquePointer?) {
-        pthread_mutex_init(&mutex, nil)
-        self.cancel = cancel
-    }
-
-    deinit {
-        free()
-        pthread_mutex_destroy(&mutex)
-    }
-
-    func cancelStatement() {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard let cancel else { return }
-        var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
-    }
-
-    func free() {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        if let cancel { PQfreeCancel(cancel) }
-        cancel = nil
     }
 }

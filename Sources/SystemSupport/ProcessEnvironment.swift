@@ -29,7 +29,7 @@ public struct ProcessEnvironment: Sendable {
         return result
     }
 
-    static var loginName: String? {
+    public static var loginName: String? {
         guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return nil }
         return String(cString: name)
     }

@@ -8,21 +8,31 @@
 
 private let systemRead = read
 
-enum Files {
-    struct ReadError: Error {
-        var path: String
-        var reason: String
+/// The one way the program reads a file whole: the AWS shared files, the migrations folder.
+public enum Files {
+    public struct ReadError: Error, Sendable {
+        public var path: String
+        public var reason: String
     }
 
-    /// Reads a small file whole. `nil` when it does not exist, which for the shared AWS files is normal.
-    static func read(_ path: String, limit: Int = 1 << 20) throws(ReadError) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a file whole. `nil` when it does not exist, which for the shared AWS files is normal.
+    /// Only regular files: opening is non-blocking and anything else (a FIFO that would wait forever
+    /// for a writer, a device, a directory) is refused by name.
+    public static func read(_ path: String, limit: Int = 1 << 20) throws(ReadError) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
             if code == ENOENT { return nil }
             throw ReadError(path: path, reason: String(cString: strerror(code)))
         }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw ReadError(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw ReadError(path: path, reason: "not a regular file")
+        }
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {
@@ -36,16 +46,5 @@ enum Files {
             guard result.count <= limit else { throw ReadError(path: path, reason: "larger than \(limit) bytes") }
         }
         return result
-    }
-}
-
-/// Blocks the calling thread; the whole AWS path is synchronous.
-func threadSleep(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    guard seconds > 0 || attoseconds > 0 else { return }
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR {
-        request = remaining
     }
 }
