@@ -118,4 +118,33 @@ struct DrizzleV1DriftTests {
             #expect(try Ops.applied(up) == [Self.b.name, Self.c.name], "\(up.output)")
         }
     }
+
+    @Test("on a 0.x table, baseline and forget upgrade it first, then record and delete by name")
+    func upgradeBeforeBaselineAndForget() throws {
+        try withDatabase { database in
+            let journal = try DrizzleFolder([Ops.a, Ops.b])
+            defer { journal.remove() }
+            #expect(try Ops.run(["up"], database, journal).exitCode == 0)
+            try journal.append(Ops.c)
+            let v1 = try journal.convertedToFolders()
+            defer { v1.remove() }
+            let names = v1.migrationFolders
+
+            let dry = try Ops.run(["forget", names[1], "--dry-run"], database, v1)
+            #expect(dry.exitCode == 0 && dry.count("forget.planned") == 1, "\(dry.output)")
+            #expect(try DrizzleV1Tests.columns(database).count == 3, "a dry run changes nothing")
+
+            let baseline = try Ops.run(["baseline"], database, v1)
+            #expect(baseline.exitCode == 0 && baseline.count("tracking.upgraded") == 1, "\(baseline.output)")
+            #expect(
+                try database.query("SELECT name FROM drizzle.__drizzle_migrations ORDER BY id").map { $0[0] } == names)
+            #expect(try DrizzleV1Tests.appliedAtNull(database) == [true, true, false])
+
+            let forget = try Ops.run(["forget", names[2]], database, v1)
+            #expect(forget.exitCode == 0, "\(forget.output)")
+            #expect(
+                try database.query("SELECT name FROM drizzle.__drizzle_migrations ORDER BY id").map { $0[0] }
+                    == Array(names.prefix(2)))
+        }
+    }
 }
