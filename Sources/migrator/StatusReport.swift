@@ -24,8 +24,10 @@ struct StatusReport {
 
     func json() -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        // Every value here is a string, number or bool, which JSONEncoder always encodes.
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        // Sorted keys: JSONEncoder's own order changes from run to run (a dictionary), and the
+        // document should diff cleanly. Every value is a string, number, bool or null, which
+        // JSONEncoder always encodes.
         let data = try! encoder.encode(StatusDocument(self))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
