@@ -9,17 +9,21 @@ cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
 # shellcheck source=scripts/lib/moto.sh
 . scripts/lib/moto.sh
+# shellcheck source=scripts/lib/rds-iam.sh
+. scripts/lib/rds-iam.sh
 
 ensure_swift
 ensure_debs libpq-dev libcurl4-openssl-dev postgresql pgbouncer openssl
 
-cleanup() { stop_moto; stop_postgres; }
+cleanup() { stop_moto; stop_rds_iam; stop_postgres; }
 trap cleanup EXIT
 start_postgres
 export MIGRATOR_TEST_DATABASE_URL="$PG_URL"
 export MIGRATOR_TEST_PG_BINDIR="$PG_BINDIR"
 export MIGRATOR_TEST_PG_CERT="$PG_DIR/data/server.crt" # the TLS tests verify the server against it
 start_moto # exports MIGRATOR_TEST_MOTO_URL and MIGRATOR_TEST_MOTO_STATE for the AWS tests
+# RDS IAM tokens checked through PAM (exports MIGRATOR_TEST_IAM_STATE); needs root for /etc/pam.d
+start_rds_iam || true
 
 log "building (debug, with tests)"
 swift build --build-tests --explicit-target-dependency-import-check error
@@ -53,6 +57,7 @@ if [ -n "${MIGRATOR_TEST_PG_VERSIONS:-}" ]; then
     . scripts/lib/pg-versions.sh
     for pg_version in $MIGRATOR_TEST_PG_VERSIONS; do
         pg_version_bindir=$(ensure_pg_binaries "$pg_version")
+        stop_rds_iam
         stop_postgres
         unset PG_PORT
         start_postgres "$pg_version_bindir"

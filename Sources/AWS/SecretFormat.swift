@@ -11,7 +11,10 @@ enum SecretFormat {
         case url
     }
 
-    static func databaseURL(secretString: String, key: String) throws(AWSError) -> (url: String, shape: Shape) {
+    /// `passwordOptional`: an RDS-style secret may lack `password` (IAM login, where the token is the password).
+    static func databaseURL(secretString: String, key: String, passwordOptional: Bool = false) throws(AWSError) -> (
+        url: String, shape: Shape
+    ) {
         Redaction.shared.register(secretString)
         let trimmed = secretString.trimmingCharacters(in: " \t\r\n")
         if isPostgresURL(trimmed) {
@@ -38,7 +41,7 @@ enum SecretFormat {
             return (url.trimmingCharacters(in: " \t\r\n"), .jsonKey)
         }
         if object["host"] != nil || object["username"] != nil || object["password"] != nil {
-            return (try rdsURL(object), .rds)
+            return (try rdsURL(object, passwordOptional: passwordOptional), .rds)
         }
         throw AWSError(
             code: .secretFormat,
@@ -52,7 +55,7 @@ enum SecretFormat {
     }
 
     /// `postgresql://user:password@host:port/dbname`, each part percent-encoded.
-    static func rdsURL(_ object: [String: JSONValue]) throws(AWSError) -> String {
+    static func rdsURL(_ object: [String: JSONValue], passwordOptional: Bool = false) throws(AWSError) -> String {
         if case .string(let password)? = object["password"] { Redaction.shared.register(password) }
         func string(_ name: String, required: Bool) throws(AWSError) -> String? {
             switch object[name] {
@@ -78,7 +81,7 @@ enum SecretFormat {
         }
         let host = try string("host", required: true)!
         let username = try string("username", required: true)!
-        let password = try string("password", required: true)!
+        let password = try string("password", required: !passwordOptional)
         // AWS's own PostgreSQL rotation function falls back to `postgres` when dbname is absent; libpq
         // would fall back to the user name instead, which is rarely what an RDS secret means.
         let dbname = try string("dbname", required: false) ?? "postgres"
@@ -93,11 +96,13 @@ enum SecretFormat {
         default:
             throw AWSError(code: .secretFormat, message: "RDS-style secret: port is not a port number (1-65535)")
         }
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : percentEncode(host)
+        let address = "@\(hostPart):\(port)/\(percentEncode(dbname))"
+        guard let password else { return "postgresql://\(percentEncode(username))" + address }
         Redaction.shared.register(password)
         let encodedPassword = percentEncode(password)
         Redaction.shared.register(encodedPassword)
-        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : percentEncode(host)
-        return "postgresql://\(percentEncode(username)):\(encodedPassword)@\(hostPart):\(port)/\(percentEncode(dbname))"
+        return "postgresql://\(percentEncode(username)):\(encodedPassword)" + address
     }
 
     /// Everything but RFC 3986 unreserved characters is encoded, so no user name, password or database

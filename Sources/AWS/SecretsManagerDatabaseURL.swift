@@ -30,8 +30,9 @@ public struct SecretsManagerDatabaseURL: Sendable {
         self.context = context
     }
 
-    /// Fetches secret `secretId` (name or ARN) and returns the database URL inside it.
-    public func resolve(secretId: String, key: String) throws(AWSError) -> String {
+    /// Fetches secret `secretId` (name or ARN) and returns the database URL inside it. With
+    /// `passwordOptional` (IAM login) an RDS-style secret may lack its `password`.
+    public func resolve(secretId: String, key: String, passwordOptional: Bool = false) throws(AWSError) -> String {
         guard !secretId.isEmpty, secretId.utf8.count <= 2048 else {
             throw AWSError(code: .configuration, message: "secret id must be 1 to 2048 characters")
         }
@@ -51,7 +52,8 @@ public struct SecretsManagerDatabaseURL: Sendable {
                     ? "the secret holds SecretBinary; migrator needs a SecretString"
                     : "GetSecretValue returned no SecretString")
         }
-        let (url, shape) = try SecretFormat.databaseURL(secretString: secretString, key: key)
+        let (url, shape) = try SecretFormat.databaseURL(
+            secretString: secretString, key: key, passwordOptional: passwordOptional)
         let elapsed = context.now().timeIntervalSince(started)
         var fields: Logger.Metadata = [
             "secret_id": .string(secretId), "format": .string(shape.rawValue),

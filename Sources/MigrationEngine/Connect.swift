@@ -35,6 +35,13 @@ public struct DatabaseTarget: Sendable {
 
     /// The user the URL names (nil: libpq's default), for an RDS IAM token.
     public var user: String? { info.user }
+
+    /// The host and port the URL names (nil: libpq's default), for an RDS IAM token.
+    public var host: String? { info.host }
+    public var port: String? { info.port }
+
+    /// Whether the URL carries a password (an IAM login must not: the token is the password).
+    public var hasPassword: Bool { info.password != nil }
 }
 
 /// Connecting with patience: the task may start before the database accepts connections (a fresh

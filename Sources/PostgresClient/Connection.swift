@@ -319,6 +319,8 @@ public final class Connection: @unchecked Sendable {
         if message.contains("database \"") && message.contains("does not exist") { return "3D000" }
         if message.contains("role \"") && message.contains("does not exist") { return "28000" }
         if message.contains("no pg_hba.conf entry") { return "28000" }
+        // How RDS (and any server using `pam`) refuses an IAM token.
+        if message.contains("PAM authentication failed") { return "28000" }
         if message.contains("permission denied for database") { return "42501" }
         return nil
     }
@@ -338,9 +340,7 @@ public final class Connection: @unchecked Sendable {
     static func waitForSocket(_ socket: Int32, events: Int16, timeout: Duration) -> Bool {
         guard socket >= 0 else { return true }
         var descriptor = pollfd(fd: socket, events: events, revents: 0)
-        let (seconds, attoseconds) = timeout.components
-        let milliseconds = max(0, Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000))
-        return poll(&descriptor, 1, milliseconds) != 0
+        return poll(&descriptor, 1, max(0, Int32(clamping: timeout.milliseconds))) != 0
     }
 }
 

@@ -18,6 +18,8 @@ struct Configuration {
     var migrationsDir: String
     var settings: Settings
     var environment: [String: String]
+    /// `--iam-auth`: the password of every attempt is an RDS IAM token (`IAMLogin`).
+    var iamAuth = false
 
     init(options: CommonOptions, environment: [String: String]) throws(ConfigurationError) {
         func value(_ flag: String?, _ variable: String) -> String? {
@@ -76,6 +78,12 @@ struct Configuration {
             throw ConfigurationError(description: "MIGRATOR_ALLOW_OUT_OF_ORDER: \"\(other)\" is not true or false")
         }
         self.settings = settings
+        switch options.iamAuth ? "true" : environment["MIGRATOR_IAM_AUTH"]?.lowercased() {
+        case nil, "", "false", "0", "no": break
+        case "true", "1", "yes": iamAuth = true
+        case let other?:
+            throw ConfigurationError(description: "MIGRATOR_IAM_AUTH: \"\(other)\" is not true or false")
+        }
         if databaseURL == nil && secretID == nil {
             throw ConfigurationError(
                 description: "no database: set DATABASE_URL (or --database-url), or DATABASE_SECRET_ID (or --secret-id)"

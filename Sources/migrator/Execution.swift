@@ -92,14 +92,24 @@ final class Execution {
         let url =
             try configuration.databaseURL
             ?? fetchDatabaseURLFromSecretsManager(
-                secretId: configuration.secretID!, key: configuration.secretKey, environment: environment,
-                logger: logger, interruption: signals.interruption)
-        let target = try DatabaseTarget(url)
+                secretId: configuration.secretID!, key: configuration.secretKey, iamAuth: configuration.iamAuth,
+                environment: environment, logger: logger, interruption: signals.interruption)
+        var target = try DatabaseTarget(url)
         databaseName = target.displayName
-        let migrator = try Migrator(
-            target: target, folder: folder, settings: settings, logger: logger, interruption: signals.interruption)
-        databaseName = migrator.databaseName
-        return migrator
+        var iam: IAMLogin?
+        if configuration.iamAuth {
+            iam = try IAMLogin(
+                target: target, environment: environment, logger: logger, interruption: signals.interruption)
+            target = try DatabaseTarget(url, password: iam!.password)
+        }
+        do {
+            let migrator = try Migrator(
+                target: target, folder: folder, settings: settings, logger: logger, interruption: signals.interruption)
+            databaseName = migrator.databaseName
+            return migrator
+        } catch {
+            throw iam?.explain(error) ?? error
+        }
     }
 
     private func finish(exitCode: Int32, failure: String?, migrator: Migrator?, started: ContinuousClock.Instant) {

@@ -34,4 +34,6 @@ struct CommonOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "trace, debug, info, notice, warning, error (env LOG_LEVEL; default info).")
     var logLevel: String?
+    @Flag(help: "Log in with an RDS IAM token made for each attempt, not a password (env MIGRATOR_IAM_AUTH=true).")
+    var iamAuth = false
 }
