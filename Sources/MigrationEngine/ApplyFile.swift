@@ -66,7 +66,7 @@ extension Migrator {
         phase = .trackingInsert
         do {
             try connection.simpleQuery(
-                "RESET ROLE;" + table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT;RESET ALL")
+                "RESET ROLE;" + table.insertSQL(for: migration) + ";COMMIT;RESET ALL")
         } catch {
             // RESET ROLE, INSERT, COMMIT, RESET ALL: which one failed is how many completed before it.
             switch connection.completedResults {
@@ -173,15 +173,16 @@ extension Migrator {
 
     /// Under the lock: is this entry recorded now, and what is the newest row? One cheap query.
     func recheckSQL(_ migration: Migration) -> String {
-        "SELECT (SELECT string_agg(hash, ',') FROM \(table.qualifiedName) WHERE created_at = \(migration.when)),"
-            + " (SELECT max(created_at) FROM \(table.qualifiedName))"
+        table.recheckSQL(for: migration)
     }
 
     func alreadyRecorded(_ migration: Migration, recheck: QueryResult?) throws -> Bool {
         let row = recheck?.rows.first ?? []
         let hashes = (row.first ?? nil)?.split(separator: ",").map(String.init) ?? []
         if hashes.contains(migration.hash) { return true }
-        let siblings = folder.migrations.filter { $0.when == migration.when && $0.index != migration.index }.map(\.hash)
+        let siblings = folder.migrations.filter {
+            migration.name == nil && $0.when == migration.when && $0.index != migration.index
+        }.map(\.hash)
         if let foreign = hashes.first(where: { !siblings.contains($0) }) {
             throw FileFailure.failed(
                 MigrationError(
@@ -190,7 +191,7 @@ extension Migrator {
                         + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"
                 ))
         }
-        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), newest >= migration.when,
+        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), migration.isOlder(thanRecorded: newest),
             !settings.allowOutOfOrder
         {
             throw FileFailure.failed(

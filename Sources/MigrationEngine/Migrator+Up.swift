@@ -26,6 +26,7 @@ extension Migrator {
             logPlanned(pendingMigrations, outOfOrder: outOfOrder)
             return
         }
+        if plan.upgrade != nil { try upgradeTrackingTable() }
         guard !pendingMigrations.isEmpty else { return }
         if !tableExists { try bootstrap() }
         let runStarted = ContinuousClock.now

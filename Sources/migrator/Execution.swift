@@ -84,7 +84,9 @@ final class Execution {
         let folder = try MigrationFolder(path: configuration.migrationsDir)
         for stray in folder.strayFiles {
             logger.event(
-                .warning, "folder.stray_file", "\(stray) is not in meta/_journal.json and will not be applied",
+                .warning, "folder.stray_file",
+                "\(stray) is not \(folder.layout == .journal ? "in meta/_journal.json" : "a migration folder") and will "
+                    + "not be applied",
                 ["file": "\(stray)"])
         }
         let url =
