@@ -1,29 +1,23 @@
-# migrator: the runtime image that ECS RunTask starts (see the README, "Deploy to ECS").
+# migrator: the runtime image (docs/deploy-ecs.md). Distroless-style: the final stage is `scratch`
+# plus exactly the binary's shared-library closure, the CA certificates, the RDS CA bundle and user
+# 10001 (deploy/image/make-rootfs.sh). No shell, no package manager, no migrations: an app bakes the
+# binary into its own image (deploy/image/app.Dockerfile.example) or mounts its drizzle folder and
+# sets MIGRATIONS_DIR. Without MIGRATIONS_DIR (or a folder at /app/migrations) it exits 2.
 #
-#   docker build \
-#     --build-arg RDS_CA_BUNDLE_SHA256="$(cat rds-ca-bundle.sha256)" \
-#     --build-arg MIGRATIONS_DIR=migrations \
-#     -t bcos-migrator:dev .
+#   docker build -t bcos-migrator:dev .
 #
 # Build arguments:
-#   MIGRATIONS_DIR        the drizzle-kit folder to bake in, relative to the build context
-#                         (default: migrations). It becomes /app/migrations in the image.
-#   RDS_CA_BUNDLE_SHA256  sha256 of the RDS global CA bundle; required, the build fails without it
-#                         (how to obtain and refresh it: the README, "The RDS CA bundle").
-#   RDS_CA_BUNDLE_URL     where to fetch the bundle (default: the AWS truststore).
+#   RDS_CA_BUNDLE_URL   where to fetch the RDS global CA bundle (default: the AWS truststore); it is
+#                       checked against deploy/image/rds-ca-bundle.sha256, and the build fails on a
+#                       mismatch (refreshing it: docs/deploy-ecs.md, "The RDS CA bundle").
 #
-# Targets: the default (last) stage is the image with migrations; `--target base` is the same image
-# without migrations, for teams that add their own folder with `FROM ... ; COPY`.
-#
-# scripts/image-rehearsal.sh --podman builds this file unchanged with podman on a machine without a
-# Docker engine; keep the two FROM lines literal image names (it imports stand-ins under them).
+# scripts/image-rehearsal.sh lays out the same root with the same script in a debootstrap chroot on
+# a machine without a Docker engine; keep the FROM lines literal image names.
 
 ############################## build ##############################
 FROM swift:6.3.1-bookworm AS build
 
-# libpq and libcurl headers for the CLibPQ system-library target and the CCurl target (which opens
-# libcurl with dlopen at run time instead of linking it); libpq-dev brings libssl-dev, whose headers
-# CFastHMAC uses. The release link uses lld, which the Swift toolchain in this image ships.
+# libpq and libcurl headers for the CLibPQ and CCurl system-library targets
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq-dev libcurl4-openssl-dev \
@@ -36,58 +30,42 @@ RUN swift package resolve
 
 COPY Sources ./Sources
 COPY Tests ./Tests
-# The release link's symbol order (Package.swift).
-COPY scripts/startup.order ./scripts/startup.order
 RUN swift build -c release --static-swift-stdlib --product migrator \
     && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/migrator" /out/migrator \
     && strip /out/migrator \
     && /out/migrator --version
 
-############################## base: runtime without migrations ##############################
-FROM debian:bookworm-slim AS base
+############################## rootfs: the runtime's files, collected ##############################
+FROM debian:bookworm-slim AS rootfs
 
 ARG RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-ARG RDS_CA_BUNDLE_SHA256=""
 
-# Only what migrator needs at run time: libpq5 (linked), libcurl4 (opened with dlopen when a secret is
-# fetched) and the CA store for Secrets Manager (https).
+# The libraries migrator links (libpq5, libcurl4 and what they pull in) and the CA store: only their
+# files that the binary loads go into the image.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq5 libcurl4 ca-certificates \
-    && apt-get clean \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
-    && groupadd --gid 10001 migrator \
-    && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin migrator
+    && rm -rf /var/lib/apt/lists/*
 
-# The RDS CA bundle, for sslmode=verify-full (PGSSLROOTCERT, set by the task definitions). ADD of a
-# URL (hadolint cannot tell it from a local file when it is an ARG), verified by the pinned sha256.
+# The RDS CA bundle, for sslmode=verify-full (PGSSLROOTCERT in the task definitions), verified
+# against the committed checksum. ADD of a URL (hadolint cannot tell it from a file as an ARG).
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY deploy/image/rds-ca-bundle.sha256 /tmp/rds-ca-bundle.sha256
 # hadolint ignore=DL3020
-ADD ${RDS_CA_BUNDLE_URL} /etc/ssl/certs/rds-global-bundle.pem
-RUN if [ -z "${RDS_CA_BUNDLE_SHA256}" ]; then \
-        echo "RDS_CA_BUNDLE_SHA256 is not set: pass --build-arg RDS_CA_BUNDLE_SHA256=<sha256 of global-bundle.pem> (README, section The RDS CA bundle)" >&2; \
-        exit 1; \
-    fi \
-    && echo "${RDS_CA_BUNDLE_SHA256}  /etc/ssl/certs/rds-global-bundle.pem" | sha256sum -c - \
-    && chmod 0644 /etc/ssl/certs/rds-global-bundle.pem \
-    && grep -q 'BEGIN CERTIFICATE' /etc/ssl/certs/rds-global-bundle.pem
+ADD ${RDS_CA_BUNDLE_URL} /tmp/global-bundle.pem
+WORKDIR /tmp
+RUN sha256sum -c rds-ca-bundle.sha256 \
+    && grep -q 'BEGIN CERTIFICATE' /tmp/global-bundle.pem \
+    && install -m 0644 /tmp/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 
 COPY --from=build /out/migrator /usr/local/bin/migrator
+COPY deploy/image/make-rootfs.sh /usr/local/sbin/make-rootfs.sh
+RUN /usr/local/sbin/make-rootfs.sh /usr/local/bin/migrator /rootfs
 
+############################## runtime ##############################
+FROM scratch AS runtime
+COPY --from=rootfs /rootfs/ /
 WORKDIR /app
-ENV MIGRATIONS_DIR=/app/migrations
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/migrator"]
 CMD ["up"]
-
-############################## migrations: the folder to bake in ##############################
-# A stage of its own because the base stage's ENV MIGRATIONS_DIR (the in-image path migrator reads)
-# would shadow this build argument (the source folder, relative to the build context).
-FROM scratch AS migrations
-ARG MIGRATIONS_DIR=migrations
-COPY ${MIGRATIONS_DIR}/ /
-
-############################## final: runtime with the migrations folder ##############################
-FROM base AS final
-COPY --from=migrations / /app/migrations/

@@ -27,11 +27,12 @@ start_rds_iam || true
 
 log "building (debug, with tests)"
 swift build --build-tests --explicit-target-dependency-import-check error
-# The image rehearsal needs a self-contained binary (Swift runtime inside, as in the image). It gets
-# its own scratch path: objects compiled for a static link carry the static libraries' autolink
-# entries, so sharing .build with the dynamic test build breaks whichever links second.
-swift build --product migrator --static-swift-stdlib --scratch-path .build-static
-STATIC_BIN="$(swift build --product migrator --static-swift-stdlib --scratch-path .build-static --show-bin-path)/migrator"
+# The image rehearsal needs the binary the image ships: a release build with the Swift runtime inside
+# (its size is the image's). It gets its own scratch path: objects compiled for a static link carry
+# the static libraries' autolink entries, so sharing .build with the dynamic test build breaks
+# whichever links second.
+swift build -c release --product migrator --static-swift-stdlib --scratch-path .build-static
+STATIC_BIN="$(swift build -c release --product migrator --static-swift-stdlib --scratch-path .build-static --show-bin-path)/migrator"
 
 failed=()
 log "running swift test"
@@ -39,9 +40,9 @@ swift test --skip-build "$@" || failed+=("swift test")
 
 # With a filter, a developer is iterating on Swift tests: skip the rest.
 if [ $# -eq 0 ]; then
-    log "running the deploy scripts' tests"
-    tests/shell/run.sh || failed+=("tests/shell/run.sh")
-    log "rehearsing the runtime image (debootstrap root, chroot)"
+    log "running the deploy tests and the linters (cfn-lint, parliament, actionlint, shellcheck, hadolint)"
+    deploy/tests/run.sh || failed+=("deploy/tests/run.sh")
+    log "rehearsing the runtime image (distroless root and app-image bake-in, debootstrap and chroot)"
     scripts/image-rehearsal.sh "$STATIC_BIN" || failed+=("scripts/image-rehearsal.sh")
 fi
 

@@ -30,11 +30,34 @@ struct CurlTransport: HTTPTransport {
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         defer { errorBuffer.deallocate() }
 
-        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        let headerList = try Self.headerList(request.headers)
         defer { curl_slist_free_all(headerList) }
-        for header in request.headers {
+        if let setupFailure = configure(
+            handle, for: request, headers: headerList, errorBuffer: errorBuffer, context: context)
+        {
+            throw TransportError(
+                kind: .configuration,
+                message: "libcurl rejected an option (\(request.method) request): "
+                    + String(cString: curl_easy_strerror(setupFailure)))
+        }
+
+        let result = try withExtendedLifetime(accumulator) { () throws(TransportError) in try perform(handle) }
+        guard result == CURLE_OK else {
+            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator)
+        }
+        var status = 0
+        _ = migrator_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: accumulator.headers, body: accumulator.body)
+    }
+
+    /// The request's headers as libcurl's list (the caller frees it).
+    private static func headerList(_ headers: [HTTPHeader]) throws(TransportError) -> UnsafeMutablePointer<curl_slist>?
+    {
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        for header in headers {
             // A CR or LF in a value would let it smuggle a second header; ours never contain one.
             guard !header.name.contains(where: \.isNewline), !header.value.contains(where: \.isNewline) else {
+                curl_slist_free_all(headerList)
                 throw TransportError(kind: .configuration, message: "header \(header.name) contains a line break")
             }
             headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
@@ -42,6 +65,15 @@ struct CurlTransport: HTTPTransport {
         // Without this libcurl may add `Expect: 100-continue` and wait a second for an answer.
         headerList = curl_slist_append(headerList, "Expect:")
 
+        return headerList
+    }
+
+    /// Sets every option of one transfer; returns the first code libcurl refused, if any.
+    private func configure(
+        _ handle: UnsafeMutableRawPointer, for request: HTTPRequest,
+        headers headerList: UnsafeMutablePointer<curl_slist>?,
+        errorBuffer: UnsafeMutablePointer<CChar>, context: UnsafeMutableRawPointer
+    ) -> CURLcode? {
         // The first refusal, named: the libcurl found at run time may be older than the headers this
         // was built with (an option it does not know yet).
         var setupFailure: CURLcode?
@@ -96,20 +128,7 @@ struct CurlTransport: HTTPTransport {
                 check(migrator_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method))
             }
         }
-        if let setupFailure {
-            throw TransportError(
-                kind: .configuration,
-                message: "libcurl rejected an option (\(request.method) request): "
-                    + String(cString: curl_easy_strerror(setupFailure)))
-        }
-
-        let result = try withExtendedLifetime(accumulator) { () throws(TransportError) in try perform(handle) }
-        guard result == CURLE_OK else {
-            throw Self.error(for: result, detail: String(cString: errorBuffer), accumulator: accumulator)
-        }
-        var status = 0
-        _ = migrator_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: accumulator.headers, body: accumulator.body)
+        return setupFailure
     }
 
     /// curl_easy_perform through the multi interface, so that a stop request is seen within

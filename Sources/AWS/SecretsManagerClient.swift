@@ -22,30 +22,10 @@ struct SecretsManagerClient: Sendable {
     /// The exact body bytes: compact JSON, `SecretId` before `VersionStage`, no `\/` escaping. The
     /// signature covers them, and the test vectors pin them.
     static func requestBody(secretId: String, versionStage: String? = nil) -> [UInt8] {
-        var json = "{\"SecretId\":" + jsonString(secretId)
-        if let versionStage { json += ",\"VersionStage\":" + jsonString(versionStage) }
+        var json = "{\"SecretId\":" + JSONLogHandler.jsonString(secretId)
+        if let versionStage { json += ",\"VersionStage\":" + JSONLogHandler.jsonString(versionStage) }
         json += "}"
         return Array(json.utf8)
-    }
-
-    static func jsonString(_ value: String) -> String {
-        var result = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16, uppercase: false)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 
     /// The request as sent: the headers we sign (`Content-Type`, `Host`, `X-Amz-Target`) plus the SigV4

@@ -37,6 +37,7 @@ extension Migrator {
                 try connection.simpleQuery("COMMIT")
                 return .alreadyApplied
             }
+            followLocks(migration)
             // Before PostgreSQL 13, statement_timeout covered a whole multi-statement string.
             if migration.runsAsOneQuery
                 && (settings.statementTimeout == .zero || connection.serverVersion >= 130_000)
@@ -45,6 +46,7 @@ extension Migrator {
             } else {
                 try runPieceByPiece(migration, phase: &phase)
             }
+            try reportLocks(of: migration)
             try recordAndCommit(migration, phase: &phase)
             return .applied
         } catch let error as PostgresError {
@@ -64,7 +66,7 @@ extension Migrator {
         phase = .trackingInsert
         do {
             try connection.simpleQuery(
-                "RESET ROLE;" + table.insertSQL(hash: migration.hash, createdAt: migration.when) + ";COMMIT;RESET ALL")
+                "RESET ROLE;" + table.insertSQL(for: migration) + ";COMMIT;RESET ALL")
         } catch {
             // RESET ROLE, INSERT, COMMIT, RESET ALL: which one failed is how many completed before it.
             switch connection.completedResults {
@@ -86,6 +88,7 @@ extension Migrator {
     private func runPieceByPiece(_ migration: Migration, phase: inout FilePhase) throws {
         for piece in migration.pieces {
             phase = .statement(piece)
+            let started = ContinuousClock.now
             try connection.simpleQuery(
                 piece.text, tick: tick, observer: observer(migration.tag, piece: piece.number))
             guard connection.transactionStatus == .inTransaction else {
@@ -97,6 +100,7 @@ extension Migrator {
                             + "effect and no tracking row was written; start the file with "
                             + "-- migrator:no-transaction or remove the transaction control"))
             }
+            try pieceRan(piece, started: started)
         }
     }
 
@@ -169,15 +173,16 @@ extension Migrator {
 
     /// Under the lock: is this entry recorded now, and what is the newest row? One cheap query.
     func recheckSQL(_ migration: Migration) -> String {
-        "SELECT (SELECT string_agg(hash, ',') FROM \(table.qualifiedName) WHERE created_at = \(migration.when)),"
-            + " (SELECT max(created_at) FROM \(table.qualifiedName))"
+        table.recheckSQL(for: migration)
     }
 
     func alreadyRecorded(_ migration: Migration, recheck: QueryResult?) throws -> Bool {
         let row = recheck?.rows.first ?? []
         let hashes = (row.first ?? nil)?.split(separator: ",").map(String.init) ?? []
         if hashes.contains(migration.hash) { return true }
-        let siblings = folder.migrations.filter { $0.when == migration.when && $0.index != migration.index }.map(\.hash)
+        let siblings = folder.migrations.filter {
+            migration.name == nil && $0.when == migration.when && $0.index != migration.index
+        }.map(\.hash)
         if let foreign = hashes.first(where: { !siblings.contains($0) }) {
             throw FileFailure.failed(
                 MigrationError(
@@ -186,7 +191,7 @@ extension Migrator {
                         + "folder's file hashes to \(migration.hash); two different versions of the folder are deploying"
                 ))
         }
-        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), newest >= migration.when,
+        if row.count > 1, let newest = row[1].flatMap({ Int64($0) }), migration.isOlder(thanRecorded: newest),
             !settings.allowOutOfOrder
         {
             throw FileFailure.failed(

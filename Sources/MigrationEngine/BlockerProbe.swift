@@ -61,23 +61,39 @@ final class BlockerProbe {
 
     deinit { monitor?.close() }
 
-    func blockers(of pid: Int32) -> [Blocker] {
-        guard !unavailable else { return [] }
-        do {
-            if monitor == nil {
+    /// The second connection, opened on first use; nil once it proved impossible. The lock report
+    /// reads the committed catalog on it too.
+    func connection() -> Connection? {
+        guard !unavailable else { return nil }
+        if monitor == nil {
+            do {
                 monitor = try Connection.connect(
                     to: target.connectionString, applicationName: "migrator-monitor",
                     password: try? target.password?(), deadline: .now + .seconds(2), interruption: interruption)
+            } catch {
+                unavailable = true
             }
-            let result = try monitor!.query(
+        }
+        return monitor
+    }
+
+    /// After a failed query on the monitor: drop it for the rest of the run.
+    func giveUp() {
+        unavailable = true
+        monitor?.close()
+        monitor = nil
+    }
+
+    func blockers(of pid: Int32) -> [Blocker] {
+        guard let monitor = connection() else { return [] }
+        do {
+            let result = try monitor.query(
                 "SELECT \(Blocker.columns) FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)) ORDER BY a.pid",
                 [String(pid)])
             return result.rows.map(Blocker.init(row:))
         } catch {
             // A pooler or a missing privilege can make this impossible; the lock retry works without it.
-            unavailable = true
-            monitor?.close()
-            monitor = nil
+            giveUp()
             return []
         }
     }

@@ -10,7 +10,7 @@ public struct DatabaseTarget: Sendable {
     /// Called before every attempt; its value is passed to libpq as `password`, overriding the URL's.
     /// An RDS IAM token is made this way, fresh for each attempt, so a long wait never sends an
     /// expired one.
-    let password: (@Sendable () throws(MigrationError) -> String)?
+    private(set) var password: (@Sendable () throws(MigrationError) -> String)?
 
     /// Parses `connectionString` (a bad one throws exit 2 and is never echoed) and registers its
     /// password for redaction before anything can log it.
@@ -25,6 +25,13 @@ public struct DatabaseTarget: Sendable {
         if let password = info.password { Redaction.shared.register(password) }
         self.connectionString = connectionString
         self.password = password
+    }
+
+    /// The same target, with a password made for each attempt (no second parse of the URL).
+    public func with(password: @escaping @Sendable () throws(MigrationError) -> String) -> DatabaseTarget {
+        var copy = self
+        copy.password = password
+        return copy
     }
 
     /// `user@host:port/dbname` as the URL says, for messages before a connection exists.

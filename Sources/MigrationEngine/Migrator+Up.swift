@@ -26,6 +26,7 @@ extension Migrator {
             logPlanned(pendingMigrations, outOfOrder: outOfOrder)
             return
         }
+        if plan.upgrade != nil { try upgradeTrackingTable() }
         guard !pendingMigrations.isEmpty else { return }
         if !tableExists { try bootstrap() }
         let runStarted = ContinuousClock.now
@@ -79,6 +80,7 @@ extension Migrator {
         switch outcome {
         case .applied:
             applied += 1
+            fields.merge(appliedLockFields(migration)) { _, new in new }
             logger.event(
                 wasOutOfOrder ? .warning : .info, "migration.applied",
                 wasOutOfOrder

@@ -1,12 +1,15 @@
 /// The recorded history set against the folder: each entry's state, rows the folder does not
 /// know, drift findings, and what `up` would apply. Pure: no I/O, so every rule is unit-tested.
+///
+/// Rows are matched to migrations by `created_at` (0.x, journal folders) or by `name` (Drizzle
+/// 1.0, folder-per-migration), then each migration is classified, then the pending set is checked.
 public struct Plan: Sendable {
-    public enum State: String, Sendable {
+    public enum State: String, Sendable, Codable {
         case applied
         case pending
         /// Recorded, but the file's hash differs from the recorded one.
         case changed
-        /// Not recorded, and older than the newest recorded row: Drizzle would skip it forever.
+        /// Not recorded, and older than the newest recorded row: Drizzle 0.x would skip it forever.
         case outOfOrder = "out-of-order"
     }
 
@@ -18,7 +21,7 @@ public struct Plan: Sendable {
     }
 
     public struct Finding: Sendable {
-        public enum Kind: String, Sendable {
+        public enum Kind: String, Sendable, Codable {
             case changed = "drift.changed"
             case outOfOrder = "drift.out_of_order"
             case unknownRow = "drift.unknown_row"
@@ -28,6 +31,9 @@ public struct Plan: Sendable {
             case newerRows = "drift.newer_rows"
             /// Warning only: Drizzle's concurrent runs can record a file twice.
             case duplicateRow = "drift.duplicate_row"
+            /// A 1.0 table's rows without `name` (Drizzle 1.0 counts them as not applied), or 0.x rows
+            /// that Drizzle 1.0's upgrade cannot name.
+            case unnamedRow = "drift.unnamed_row"
         }
         public var kind: Kind
         public var message: String
@@ -43,157 +49,112 @@ public struct Plan: Sendable {
     }
 
     public var entries: [Entry]
-    /// Rows that match no journal entry.
+    /// Rows that match no migration.
     public var unknownRows: [TrackingRow]
     public var findings: [Finding]
-    /// Highest recorded `created_at` (Drizzle's *last*).
+    /// Highest recorded `created_at` (Drizzle 0.x's *last*).
     public var last: Int64?
+    /// The folder's layout, and the tracking table's version (0, 1; nil: no table yet).
+    public var layout: MigrationFolder.Layout
+    public var tableVersion: Int?
+    /// Set when a 1.0 folder meets a 0.x table: `up` upgrades the table first, as Drizzle 1.0 does.
+    public var upgrade: TrackingUpgrade?
 
+    /// In application order, each `analyzed()`: these are the files `up` runs.
     public var pending: [Migration] {
-        entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map(\.migration)
+        entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map { $0.migration.analyzed() }
     }
     public var appliedCount: Int { entries.count { $0.state == .applied || $0.state == .changed } }
     public var fatalFindings: [Finding] { findings.filter(\.isFatal) }
 
-    public init(migrations: [Migration], rows: [TrackingRow], allowOutOfOrder: Bool) {
-        // Keyed by position in `migrations`, which need not equal `index` (a caller may pass a subset).
-        var byWhen: [Int64: [Int]] = [:]
-        for (position, migration) in migrations.enumerated() { byWhen[migration.when, default: []].append(position) }
-        var matched: [Int: TrackingRow] = [:]
-        var unknown: [TrackingRow] = []
-        var findings: [Finding] = []
-        let newestEntry = migrations.map(\.when).max()
+    public init(
+        migrations: [Migration], rows: [TrackingRow], allowOutOfOrder: Bool, layout: MigrationFolder.Layout = .journal,
+        tableVersion: Int? = nil
+    ) {
+        self.layout = layout
+        self.tableVersion = tableVersion
+        var rows = rows
+        var upgradeFindings: [Finding] = []
+        if layout == .folders && tableVersion == 0 {
+            let upgrade = TrackingUpgrade(rows: rows, migrations: migrations)
+            rows = upgrade.apply(to: rows)
+            self.upgrade = upgrade
+            upgradeFindings =
+                upgrade.refusal.map { Self.unnamedFinding($0, rows: upgrade.unmatched) }.map { [$0] } ?? []
+        }
+        let matching =
+            layout == .folders
+            ? Matching(byName: migrations, rows: rows, reportUnnamed: upgradeFindings.isEmpty)
+            : Matching(byWhen: migrations, rows: rows)
         let last = rows.compactMap(\.createdAt).max()
-
-        // Exact (when, hash) matches first, so that a stray row sharing a `when` cannot take the entry
-        // from the row that really recorded it, whatever their id order.
-        var leftover: [TrackingRow] = []
-        for row in rows {
-            guard let createdAt = row.createdAt else {
-                leftover.append(row)
-                continue
-            }
-            let candidates = byWhen[createdAt] ?? []
-            if let target = candidates.first(where: { matched[$0] == nil && migrations[$0].hash == row.hash }) {
-                matched[target] = row
-            } else {
-                leftover.append(row)
-            }
+        var findings = upgradeFindings + matching.findings
+        entries = migrations.enumerated().map { position, migration in
+            Self.classify(
+                migration, row: matching.matched[position], last: last, allowOutOfOrder: allowOutOfOrder,
+                findings: &findings)
         }
-        for row in leftover {
-            guard let createdAt = row.createdAt else {
-                unknown.append(row)
-                findings.append(
-                    Finding(
-                        kind: .nullCreatedAt,
-                        message:
-                            "tracking row id \(row.id) has created_at NULL: Drizzle would re-run every migration; "
-                            + "delete or fix that row by hand",
-                        recordedHash: row.hash, rowID: row.id, isFatal: true))
-                continue
-            }
-            let candidates = byWhen[createdAt] ?? []
-            if let target = candidates.first(where: { matched[$0] == nil }) {
-                matched[target] = row
-            } else if let duplicateOf = candidates.first(where: { matched[$0]?.hash == row.hash }) {
-                let migration = migrations[duplicateOf]
-                findings.append(
-                    Finding(
-                        kind: .duplicateRow,
-                        message:
-                            "\(migration.tag) is recorded twice (row id \(row.id) repeats row id \(matched[duplicateOf]!.id)); "
-                            + "harmless, left as it is",
-                        tag: migration.tag, index: migration.index, recordedHash: row.hash,
-                        expectedHash: migration.hash, createdAt: createdAt, rowID: row.id, isFatal: false))
-            } else if let taken = candidates.first {
-                let migration = migrations[taken]
-                unknown.append(row)
-                findings.append(
-                    Finding(
-                        kind: .unknownRow,
-                        message:
-                            "tracking row id \(row.id) has the created_at of \(migration.tag) (\(createdAt)), which row id "
-                            + "\(matched[taken]!.id) already records, but its hash matches no file",
-                        tag: migration.tag, index: migration.index, recordedHash: row.hash,
-                        expectedHash: migration.hash, createdAt: createdAt, rowID: row.id, isFatal: true))
-            } else {
-                unknown.append(row)
-                // An empty journal is older than any row: the same app-rollback case, not a hole.
-                if newestEntry.map({ createdAt > $0 }) ?? true {
-                    findings.append(
-                        Finding(
-                            kind: .newerRows,
-                            message:
-                                "tracking row id \(row.id) (created_at \(createdAt)) is newer than every migration in this "
-                                + "folder: the database is ahead of this image (an app rollback?); nothing to do",
-                            recordedHash: row.hash, createdAt: createdAt, rowID: row.id, isFatal: false))
-                } else {
-                    findings.append(
-                        Finding(
-                            kind: .unknownRow,
-                            message:
-                                "tracking row id \(row.id) (created_at \(createdAt)) matches no journal entry but migrations "
-                                + "after it exist: a migration was removed from the journal or its \"when\" was edited",
-                            recordedHash: row.hash, createdAt: createdAt, rowID: row.id, isFatal: true))
-                }
-            }
-        }
+        if layout == .journal { findings += Self.nonMonotonic(entries, allowOutOfOrder: allowOutOfOrder) }
+        self.unknownRows = matching.unknown
+        self.findings = findings
+        self.last = last
+    }
 
-        var entries: [Entry] = []
-        entries.reserveCapacity(migrations.count)
-        for (position, migration) in migrations.enumerated() {
-            if let row = matched[position] {
-                if row.hash == migration.hash {
-                    entries.append(Entry(migration: migration, state: .applied, row: row))
-                } else {
-                    entries.append(Entry(migration: migration, state: .changed, row: row))
-                    findings.append(
-                        Finding(
-                            kind: .changed,
-                            message: Self.changedMessage(migration, recorded: row.hash),
-                            tag: migration.tag, index: migration.index, recordedHash: row.hash,
-                            expectedHash: migration.hash, createdAt: migration.when, rowID: row.id, isFatal: true))
-                }
-            } else if let last, migration.when <= last {
-                entries.append(Entry(migration: migration, state: .outOfOrder, row: nil))
-                findings.append(
-                    Finding(
-                        kind: .outOfOrder,
-                        message:
-                            "\(migration.tag) is pending but older than the newest recorded migration (when "
-                            + "\(migration.when) <= \(last)); Drizzle would skip it forever"
-                            + (allowOutOfOrder
-                                ? "; applying it because out-of-order is allowed"
-                                : "; regenerate it with a newer timestamp, or rerun with --allow-out-of-order"),
-                        tag: migration.tag, index: migration.index, expectedHash: migration.hash,
-                        createdAt: migration.when, isFatal: !allowOutOfOrder))
-            } else {
-                entries.append(Entry(migration: migration, state: .pending, row: nil))
-            }
+    /// Applied, changed (recorded under another hash), out of order or pending.
+    private static func classify(
+        _ migration: Migration, row: TrackingRow?, last: Int64?, allowOutOfOrder: Bool, findings: inout [Finding]
+    ) -> Entry {
+        if let row {
+            guard row.hash != migration.hash else { return Entry(migration: migration, state: .applied, row: row) }
+            findings.append(
+                Finding(
+                    kind: .changed, message: changedMessage(migration, recorded: row.hash), tag: migration.tag,
+                    index: migration.index, recordedHash: row.hash, expectedHash: migration.hash,
+                    createdAt: migration.when, rowID: row.id, isFatal: true))
+            return Entry(migration: migration, state: .changed, row: row)
         }
+        guard let last, migration.isOlder(thanRecorded: last) else {
+            return Entry(migration: migration, state: .pending, row: nil)
+        }
+        let consequence =
+            migration.layout == .journal
+            ? "Drizzle 0.x would skip it forever" : "Drizzle 1.0 would apply it out of order"
+        findings.append(
+            Finding(
+                kind: .outOfOrder,
+                message: "\(migration.tag) is pending but older than the newest recorded migration (when "
+                    + "\(migration.when) \(migration.layout == .journal ? "<=" : "<") \(last)); \(consequence)"
+                    + (allowOutOfOrder
+                        ? "; applying it because out-of-order is allowed"
+                        : "; regenerate it with a newer timestamp, or rerun with --allow-out-of-order"),
+                tag: migration.tag, index: migration.index, expectedHash: migration.hash,
+                createdAt: migration.when, isFatal: !allowOutOfOrder))
+        return Entry(migration: migration, state: .outOfOrder, row: nil)
+    }
 
-        // Applied file by file, a non-increasing pending set can leave an entry that Drizzle skips forever.
+    /// Applied file by file, a non-increasing pending set can leave an entry that Drizzle 0.x skips
+    /// forever. (1.0 applies by name, so this is a journal-only rule.)
+    private static func nonMonotonic(_ entries: [Entry], allowOutOfOrder: Bool) -> [Finding] {
         let pending = entries.filter { $0.state == .pending || $0.state == .outOfOrder }.map(\.migration)
         // An entry already reported as out of order is not reported a second time here.
         let outOfOrder = Set(entries.filter { $0.state == .outOfOrder }.map(\.migration.index))
-        for (previous, next) in zip(pending, pending.dropFirst())
-        where next.when <= previous.when && !outOfOrder.contains(next.index) {
-            findings.append(
-                Finding(
-                    kind: .nonMonotonic,
-                    message:
-                        "pending \(next.tag) (when \(next.when)) comes after \(previous.tag) (when \(previous.when)) in "
-                        + "the journal but is not newer: if \(previous.tag) were applied and \(next.tag) then failed, "
-                        + "Drizzle would skip it forever; fix the journal order or its \"when\" values"
-                        + (allowOutOfOrder ? " (applying in journal order because out-of-order is allowed)" : ""),
-                    tag: next.tag, index: next.index, expectedHash: next.hash, createdAt: next.when,
-                    isFatal: !allowOutOfOrder))
+        return zip(pending, pending.dropFirst()).compactMap { previous, next in
+            guard next.when <= previous.when && !outOfOrder.contains(next.index) else { return nil }
+            return Finding(
+                kind: .nonMonotonic,
+                message:
+                    "pending \(next.tag) (when \(next.when)) comes after \(previous.tag) (when \(previous.when)) in "
+                    + "the journal but is not newer: if \(previous.tag) were applied and \(next.tag) then failed, "
+                    + "Drizzle would skip it forever; fix the journal order or its \"when\" values"
+                    + (allowOutOfOrder ? " (applying in journal order because out-of-order is allowed)" : ""),
+                tag: next.tag, index: next.index, expectedHash: next.hash, createdAt: next.when,
+                isFatal: !allowOutOfOrder)
         }
+    }
 
-        self.entries = entries
-        self.unknownRows = unknown
-        self.findings = findings
-        self.last = last
+    static func unnamedFinding(_ message: String, rows: [TrackingRow]) -> Finding {
+        Finding(
+            kind: .unnamedRow, message: message, recordedHash: rows.first?.hash, createdAt: rows.first?.createdAt,
+            rowID: rows.first?.id, isFatal: true)
     }
 
     /// Says outright when only the line endings differ, since that is the common, harmless case and
@@ -201,18 +162,26 @@ public struct Plan: Sendable {
     static func changedMessage(_ migration: Migration, recorded: String) -> String {
         let hashes = "recorded hash \(recorded), file hash \(migration.hash)"
         let lf = migration.sql.replacing("\r\n", with: "\n")
+        let fix = ".gitattributes and a fresh checkout"
         if Migration.hash(of: lf) == recorded {
             return "\(migration.fileName) differs from the applied version only in its line endings (the file now has "
-                + "CRLF, the applied one LF; \(hashes)): restore LF line endings, e.g. with `*.sql -text` in "
-                + ".gitattributes and a fresh checkout"
+                + "CRLF, the applied one LF; \(hashes)): restore LF line endings, e.g. with `*.sql -text` in \(fix)"
         }
         if Migration.hash(of: lf.replacing("\n", with: "\r\n")) == recorded {
             return "\(migration.fileName) differs from the applied version only in its line endings (the file now has "
-                + "LF, the applied one CRLF; \(hashes)): restore its CRLF line endings, e.g. with `*.sql -text` in "
-                + ".gitattributes and a fresh checkout"
+                + "LF, the applied one CRLF; \(hashes)): restore its CRLF line endings, e.g. with `*.sql -text` in \(fix)"
         }
         return "\(migration.fileName) changed after it was applied: \(hashes) (line endings changed by a checkout, "
             + "CRLF vs LF, are the usual harmless cause, but not this time; restore the file and put the change in a "
             + "new migration)"
+    }
+}
+
+extension Migration {
+    /// Whether a pending migration comes before the newest recorded `created_at`: at or before it for
+    /// a journal (Drizzle 0.x's strict `last < when`), before its second for a 1.0 folder (names of
+    /// one second are ordered by name, and upgraded 0.x rows keep their milliseconds).
+    func isOlder(thanRecorded newest: Int64) -> Bool {
+        layout == .journal ? when <= newest : when < newest / 1_000 * 1_000
     }
 }

@@ -31,7 +31,7 @@ public struct SQLLexer {
     /// is lexed where the server's lexer could differ. Only such pieces are sent together (see
     /// `Migration.runsAsOneQuery`): the server then splits the text exactly where it splits each
     /// piece, and sends one result per statement found here.
-    static func scan(_ text: String) -> (statements: [Statement], selfContained: Bool) {
+    static func scan(_ text: some StringProtocol) -> (statements: [Statement], selfContained: Bool) {
         var lexer = Lexer(bytes: Array(text.utf8))
         let statements = lexer.run()
         return (statements, lexer.selfContained)

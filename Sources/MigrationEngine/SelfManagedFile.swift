@@ -38,7 +38,7 @@ extension Migrator {
             }
             phase = .trackingInsert
             // As the connection's own role, whatever the file's SET ROLE said.
-            let insert = "RESET ROLE;" + table.insertSQL(hash: migration.hash, createdAt: migration.when)
+            let insert = "RESET ROLE;" + table.insertSQL(for: migration)
             if connection.transactionStatus == .inTransaction {
                 try connection.simpleQuery(insert)
                 phase = .commit

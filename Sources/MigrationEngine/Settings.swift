@@ -13,6 +13,9 @@ public struct Settings: Sendable {
     public var connectTimeout: Duration = .seconds(60)
     public var allowOutOfOrder = false
     public var dryRun = false
+    /// `up` reads each file's relation locks before its COMMIT (docs/analyze.md); off only as an
+    /// escape hatch (MIGRATOR_LOCK_REPORT=false).
+    public var lockReport = true
 
     public init() {}
 }

@@ -5,10 +5,13 @@ import PostgresClient
 public struct TrackingTable: Sendable {
     public var schema: String
     public var table: String
+    /// The folder layout this run applies: a `.folders` run creates and writes Drizzle 1.0's table.
+    public var layout: MigrationFolder.Layout
 
-    public init(schema: String, table: String) {
+    public init(schema: String, table: String, layout: MigrationFolder.Layout = .journal) {
         self.schema = schema
         self.table = table
+        self.layout = layout
     }
 
     /// `"schema"."table"`, quoted the way Drizzle quotes it (inner `"` doubled).
@@ -25,16 +28,17 @@ public struct TrackingTable: Sendable {
         return Int64(bitPattern: key)
     }
 
-    /// The bootstrap DDL, exactly Drizzle 0.x's.
+    /// The bootstrap DDL, exactly Drizzle 0.x's, or 1.0's for a 1.0 folder.
     var createSchemaSQL: String { "CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(schema))" }
     var createTableSQL: String {
-        """
-        CREATE TABLE IF NOT EXISTS \(qualifiedName) (
-        \tid SERIAL PRIMARY KEY,
-        \thash text NOT NULL,
-        \tcreated_at bigint
-        )
-        """
+        let columns = layout == .folders ? ",\n\tname text,\n\tapplied_at timestamp with time zone DEFAULT now()" : ""
+        return """
+            CREATE TABLE IF NOT EXISTS \(qualifiedName) (
+            \tid SERIAL PRIMARY KEY,
+            \thash text NOT NULL,
+            \tcreated_at bigint\(columns)
+            )
+            """
     }
 
     public struct State: Sendable {
@@ -44,6 +48,9 @@ public struct TrackingTable: Sendable {
         public var hasNameColumn: Bool
         /// The rows in id order, read along with the table's columns; nil when there is no table.
         public var rows: [TrackingRow]?
+
+        /// Which Drizzle wrote the table: 0 (`id, hash, created_at`), 1 (with `name`), nil: no table.
+        public var version: Int? { tableExists ? (hasNameColumn ? 1 : 0) : nil }
     }
 
     /// Looks the objects up without needing CREATE privileges (Drizzle's `IF NOT EXISTS` needs them).
@@ -71,35 +78,51 @@ public struct TrackingTable: Sendable {
                 SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'name'
                                AND NOT attisdropped)
                 """, [qualifiedName])
+            let hasName = name.scalar == "t"
             return State(
-                schemaExists: schemaExists, tableExists: true, hasNameColumn: name.scalar == "t",
-                rows: name.scalar == "t" ? [] : try rows(on: connection))
+                schemaExists: schemaExists, tableExists: true, hasNameColumn: hasName,
+                rows: try rows(on: connection, withName: hasName))
         }
-        let hasNameColumn = table.columns.contains("name")
         return State(
-            schemaExists: schemaExists, tableExists: true, hasNameColumn: hasNameColumn,
-            rows: hasNameColumn ? [] : Self.trackingRows(table))
+            schemaExists: schemaExists, tableExists: true, hasNameColumn: table.columns.contains("name"),
+            rows: Self.trackingRows(table))
     }
 
-    public func rows(on connection: Connection) throws(PostgresError) -> [TrackingRow] {
-        Self.trackingRows(try connection.query("SELECT id, hash, created_at FROM \(qualifiedName) ORDER BY id"))
+    public func rows(on connection: Connection, withName: Bool = false) throws(PostgresError) -> [TrackingRow] {
+        Self.trackingRows(
+            try connection.query(
+                "SELECT id, hash, created_at\(withName ? ", name" : "") FROM \(qualifiedName) ORDER BY id"))
     }
 
     private static func trackingRows(_ result: QueryResult) -> [TrackingRow] {
         let id = result.columns.firstIndex(of: "id") ?? 0
         let hash = result.columns.firstIndex(of: "hash") ?? 1
         let createdAt = result.columns.firstIndex(of: "created_at") ?? 2
+        let name = result.columns.firstIndex(of: "name")
         return result.rows.map { row in
             TrackingRow(
-                id: Int64(row[id] ?? "") ?? 0, hash: row[hash] ?? "", createdAt: row[createdAt].flatMap { Int64($0) })
+                id: Int64(row[id] ?? "") ?? 0, hash: row[hash] ?? "", createdAt: row[createdAt].flatMap { Int64($0) },
+                name: name.flatMap { row[$0] })
         }
     }
 
-    /// The insert Drizzle makes after each migration. Hash and `when` are hex and an integer, so
-    /// literals are safe and save a round trip over a parameterised statement.
-    func insertSQL(hash: String, createdAt: Int64) -> String {
+    /// The insert Drizzle makes after each migration (1.0 adds `name`). Hash and `when` are hex and
+    /// an integer, so literals are safe and save a round trip over a parameterised statement.
+    func insertSQL(for migration: Migration) -> String {
+        let hash = migration.hash
         precondition(hash.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
-        return "INSERT INTO \(qualifiedName) (\"hash\", \"created_at\") VALUES ('\(hash)', \(createdAt))"
+        guard let name = migration.name else {
+            return "INSERT INTO \(qualifiedName) (\"hash\", \"created_at\") VALUES ('\(hash)', \(migration.when))"
+        }
+        return "INSERT INTO \(qualifiedName) (\"hash\", \"created_at\", \"name\") VALUES ('\(hash)', "
+            + "\(migration.when), \(quoteLiteral(name)))"
+    }
+
+    /// Under the lock: the hashes recorded for this migration now, and the newest `created_at`.
+    func recheckSQL(for migration: Migration) -> String {
+        let mine = migration.name.map { "name = \(quoteLiteral($0))" } ?? "created_at = \(migration.when)"
+        return "SELECT (SELECT string_agg(hash, ',') FROM \(qualifiedName) WHERE \(mine)),"
+            + " (SELECT max(created_at) FROM \(qualifiedName))"
     }
 }
 
@@ -109,16 +132,24 @@ public struct TrackingRow: Sendable, Equatable {
     public var hash: String
     /// The journal `when` of the migration; NULL only through manual inserts.
     public var createdAt: Int64?
+    /// Drizzle 1.0's `name` (the migration's folder name); nil on a 0.x table, or NULL in the row.
+    public var name: String?
 
-    public init(id: Int64, hash: String, createdAt: Int64?) {
+    public init(id: Int64, hash: String, createdAt: Int64?, name: String? = nil) {
         self.id = id
         self.hash = hash
         self.createdAt = createdAt
+        self.name = name
     }
 }
 
 func quoteIdentifier(_ name: String) -> String {
     quote(name, with: UInt8(ascii: "\""))
+}
+
+/// An `E'…'` literal: exact whatever `standard_conforming_strings` says.
+func quoteLiteral(_ text: String) -> String {
+    "E" + quote(text.replacing("\\", with: "\\\\"), with: UInt8(ascii: "'"))
 }
 
 /// `text` between two `quote`s, inner ones doubled. Byte-wise: `String.replacing` cost more than

@@ -22,7 +22,8 @@ public final class Connection: @unchecked Sendable {
     /// Called about every `tick` while a statement runs, with the time since it was sent.
     public typealias Observer = (_ elapsed: Duration) -> Void
 
-    private var connection: OpaquePointer?
+    /// nil once closed. Internal so the connecting and session files can use it.
+    var connection: OpaquePointer?
     private let cancelHandle: CancelHandle
     private let interruption: Interruption?
     private let noticeBox: NoticeBox
@@ -32,7 +33,7 @@ public final class Connection: @unchecked Sendable {
     /// finished statements' results until the string ends or fails.)
     public private(set) var completedResults = 0
 
-    private init(connection: OpaquePointer, interruption: Interruption?) {
+    init(connection: OpaquePointer, interruption: Interruption?) {
         self.connection = connection
         self.interruption = interruption
         self.cancelHandle = CancelHandle(PQgetCancel(connection))
@@ -55,71 +56,6 @@ public final class Connection: @unchecked Sendable {
     /// Receives every NOTICE/WARNING the server sends on this connection.
     public func onNotice(_ handler: @escaping @Sendable (Notice) -> Void) {
         noticeBox.handler = handler
-    }
-
-    // MARK: connecting
-
-    /// Makes one connection attempt that gives up at `deadline` (or when `interruption` fires).
-    /// Parameters from the URL and libpq's `PG*` variables apply; we only add the client encoding
-    /// Drizzle's drivers use, a fallback `application_name`, and `password` when given (it overrides
-    /// the URL's: an RDS IAM token made for this attempt).
-    public static func connect(
-        to connectionString: String,
-        applicationName: String = "migrator",
-        password: String? = nil,
-        deadline: ContinuousClock.Instant,
-        interruption: Interruption? = nil
-    ) throws(PostgresError) -> Connection {
-        // Later keywords override what the expanded URL set (libpq takes the last non-empty value).
-        var keywords = ["dbname", "client_encoding", "fallback_application_name"]
-        var values = [connectionString, "UTF8", applicationName]
-        if let password {
-            keywords.append("password")
-            values.append(password)
-        }
-        let raw: OpaquePointer? = withCStrings(keywords) { keywordPointers in
-            withCStrings(values) { valuePointers in
-                PQconnectStartParams(keywordPointers, valuePointers, 1)
-            }
-        }
-        guard let raw else {
-            throw PostgresError(code: .connectionFailed, message: "could not allocate a libpq connection")
-        }
-        if PQstatus(raw) == CONNECTION_BAD {
-            let message = errorMessage(raw)
-            PQfinish(raw)
-            throw PostgresError(code: .connectionFailed, message: message)
-        }
-        var status = PGRES_POLLING_WRITING
-        while true {
-            switch status {
-            case PGRES_POLLING_OK:
-                return Connection(connection: raw, interruption: interruption)
-            case PGRES_POLLING_FAILED:
-                let message = errorMessage(raw)
-                PQfinish(raw)
-                if tlsFailure(message) {
-                    throw PostgresError(code: .tlsFailure, message: message)
-                }
-                throw PostgresError(code: .connectionFailed, message: message, sqlState: loginSQLState(message))
-            default:
-                let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
-                var ready = false
-                while !ready {
-                    if interruption?.isTriggered == true {
-                        PQfinish(raw)
-                        throw PostgresError(code: .cancelled, message: "interrupted while connecting")
-                    }
-                    let remaining = ContinuousClock.now.duration(to: deadline)
-                    if remaining <= .zero {
-                        PQfinish(raw)
-                        throw PostgresError(code: .connectionTimeout, message: "timed out while connecting")
-                    }
-                    ready = waitForSocket(PQsocket(raw), events: events, timeout: min(remaining, .milliseconds(100)))
-                }
-                status = PQconnectPoll(raw)
-            }
-        }
     }
 
     // MARK: queries
@@ -174,41 +110,6 @@ public final class Connection: @unchecked Sendable {
     }
 
     public var backendPID: Int32 { connection.map { PQbackendPID($0) } ?? 0 }
-
-    /// How the session is protected, for the `database.connected` line and the unverified warning.
-    public var tls: TLSState {
-        guard let connection, PQsslInUse(connection) == 1 else { return .none }
-        switch setting("sslmode") {
-        case "verify-full": return .verified
-        case "verify-ca": return .certificateOnly
-        default: return .unverified
-        }
-    }
-
-    /// The database the session is in, as the server named it (`PQdb`), for logs.
-    public var databaseName: String { connection.flatMap { PQdb($0) }.map { String(cString: $0) } ?? "?" }
-
-    /// `user@host:port/dbname` of the live session: no password can be in it, whatever the URL held.
-    public var displayName: String {
-        guard let connection else { return "?" }
-        func text(_ value: UnsafeMutablePointer<CChar>?) -> String { value.map { String(cString: $0) } ?? "?" }
-        var host = text(PQhost(connection))
-        if host.contains(":") { host = "[\(host)]" }
-        return "\(text(PQuser(connection)))@\(host):\(text(PQport(connection)))/\(databaseName)"
-    }
-
-    /// The value libpq used for one connection keyword (`sslmode`, `host` ...).
-    public func setting(_ keyword: String) -> String? {
-        guard let connection, let options = PQconninfo(connection) else { return nil }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let name = option.pointee.keyword {
-            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
-            option += 1
-        }
-        return nil
-    }
-    public var serverVersion: Int32 { connection.map { PQserverVersion($0) } ?? 0 }
 
     // MARK: internals
 
@@ -310,33 +211,6 @@ public final class Connection: @unchecked Sendable {
             .joined(separator: "; ")
     }
 
-    /// libpq exposes no SQLSTATE for a failed login, so the server's (English) message is matched to
-    /// the SQLSTATE it sent, for the failures where retrying is pointless.
-    static func loginSQLState(_ message: String) -> String? {
-        if message.contains("password authentication failed") || message.contains("no password supplied") {
-            return "28P01"
-        }
-        if message.contains("database \"") && message.contains("does not exist") { return "3D000" }
-        if message.contains("role \"") && message.contains("does not exist") { return "28000" }
-        if message.contains("no pg_hba.conf entry") { return "28000" }
-        // How RDS (and any server using `pam`) refuses an IAM token.
-        if message.contains("PAM authentication failed") { return "28000" }
-        if message.contains("permission denied for database") { return "42501" }
-        return nil
-    }
-
-    /// Certificate, host-name and protocol failures: the server is there and answered, so waiting
-    /// cannot fix them (libpq has no code for them; its messages are stable English).
-    static func tlsFailure(_ message: String) -> Bool {
-        let markers = [
-            "certificate verify failed", "does not match host name", "root certificate file",
-            "SSL error: unsupported protocol", "tlsv1 alert", "sslv3 alert", "wrong version number",
-            "server does not support SSL", "certificate present, but not private key",
-            "could not load private key", "no alternative certificate subject name",
-        ]
-        return markers.contains { message.contains($0) }
-    }
-
     static func waitForSocket(_ socket: Int32, events: Int16, timeout: Duration) -> Bool {
         guard socket >= 0 else { return true }
         var descriptor = pollfd(fd: socket, events: events, revents: 0)
@@ -367,7 +241,7 @@ extension Substring {
     fileprivate func trimmingCharacters() -> String { String(self).trimmingWhitespace() }
 }
 
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
     let duplicates = strings.map { strdup($0) }
     defer { duplicates.forEach { free($0) } }
     return body(duplicates.map { UnsafePointer($0) } + [nil])

@@ -12,7 +12,7 @@ struct MigratorCommand: ParsableCommand {
             6 secret could not be had, 7 analyze policy violated, 130/143 stopped by SIGINT/SIGTERM.
             """,
         version: MigratorVersion.string,
-        subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self],
+        subcommands: [Up.self, Status.self, Verify.self, Baseline.self, Forget.self, Analyze.self],
         defaultSubcommand: Up.self
     )
 }

@@ -84,7 +84,9 @@ final class Execution {
         let folder = try MigrationFolder(path: configuration.migrationsDir)
         for stray in folder.strayFiles {
             logger.event(
-                .warning, "folder.stray_file", "\(stray) is not in meta/_journal.json and will not be applied",
+                .warning, "folder.stray_file",
+                "\(stray) is not \(folder.layout == .journal ? "in meta/_journal.json" : "a migration folder") and will "
+                    + "not be applied",
                 ["file": "\(stray)"])
         }
         let url =
@@ -98,7 +100,7 @@ final class Execution {
         if configuration.iamAuth {
             iam = try IAMLogin(
                 target: target, environment: environment, logger: logger, interruption: signals.interruption)
-            target = try DatabaseTarget(url, password: iam!.password)
+            target = target.with(password: iam!.password)
         }
         do {
             let migrator = try Migrator(
@@ -134,6 +136,8 @@ final class Execution {
             fields.merge(
                 RunReport.embeddedMetrics(
                     applied: applied, pending: pending, durationMs: duration, lockWaitMs: lockWaitMs,
+                    maxExclusiveLockMs: migrator?.maxExclusiveLockMs ?? 0,
+                    tablesRewritten: migrator?.tablesRewritten ?? 0,
                     dimensions: environmentFields,
                     namespace: ProcessEnvironment()["MIGRATOR_METRICS_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 }
                         ?? "Migrator")

@@ -37,8 +37,8 @@ enum RunReport {
     /// CloudWatch Embedded Metric Format: the `run.finished` line doubles as a metrics record, so
     /// dashboards and alarms need no PutMetricData call (and no extra IAM permission).
     static func embeddedMetrics(
-        applied: Int, pending: Int, durationMs: Int64, lockWaitMs: Int64, dimensions: Logger.Metadata,
-        namespace: String
+        applied: Int, pending: Int, durationMs: Int64, lockWaitMs: Int64, maxExclusiveLockMs: Int64 = 0,
+        tablesRewritten: Int = 0, dimensions: Logger.Metadata, namespace: String
     ) -> Logger.Metadata {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -56,12 +56,16 @@ enum RunReport {
                         "Metrics": .array([
                             metric("MigrationsApplied", "Count"), metric("MigrationsPending", "Count"),
                             metric("DurationMs", "Milliseconds"), metric("LockWaitMs", "Milliseconds"),
+                            metric("MaxExclusiveLockMs", "Milliseconds"), metric("TablesRewritten", "Count"),
                         ]),
                     ])
                 ]),
             ]),
             "MigrationsApplied": .int(applied), "MigrationsPending": .int(pending),
             "DurationMs": .int(durationMs), "LockWaitMs": .int(lockWaitMs),
+            // The longest ACCESS EXCLUSIVE lock an applied file held on a table that existed before it,
+            // and how many such tables were rewritten: what the application felt (see docs/analyze.md).
+            "MaxExclusiveLockMs": .int(maxExclusiveLockMs), "TablesRewritten": .int(tablesRewritten),
         ]
         fields.merge(dimensions) { _, new in new }
         return fields

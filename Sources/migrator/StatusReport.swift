@@ -1,6 +1,10 @@
 import MigrationEngine
-import StructuredLogging
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -8,7 +12,8 @@ import StructuredLogging
 #endif
 
 /// `migrator status`: a table for people, or one JSON document for scripts. The JSON shape is
-/// documented in the README ("Runbook") and parsed by StatusTests; a change to it bumps `format`.
+/// documented in the README ("Runbook") and parsed by StatusTests; a change to it bumps `format`
+/// (added keys do not).
 struct StatusReport {
     static let format = 1
 
@@ -18,41 +23,22 @@ struct StatusReport {
     var table: String
 
     func json() -> String {
-        func quote(_ text: String) -> String { JSONLogHandler.jsonString(text) }
-        func optional(_ text: String?) -> String { text.map(quote) ?? "null" }
-        func optional(_ number: Int64?) -> String { number.map { String($0) } ?? "null" }
-        func optional(_ number: Int?) -> String { number.map { String($0) } ?? "null" }
-        let entries = plan.entries.map { entry in
-            let migration = entry.migration
-            return "{\"index\":\(migration.index),\"tag\":\(quote(migration.tag)),\"created_at\":\(migration.when),"
-                + "\"hash\":\(quote(migration.hash)),\"state\":\(quote(entry.state.rawValue)),"
-                + "\"mode\":\(quote(migration.mode.rawValue)),"
-                + "\"row_id\":\(optional(entry.row?.id)),\"recorded_hash\":\(optional(entry.row?.hash))}"
-        }
-        let unknown = plan.unknownRows.map { row in
-            "{\"id\":\(row.id),\"hash\":\(quote(row.hash)),\"created_at\":\(optional(row.createdAt)),"
-                + "\"position\":\(quote(position(of: row)))}"
-        }
-        let findings = plan.findings.map { finding in
-            "{\"kind\":\(quote(finding.kind.rawValue)),\"fatal\":\(finding.isFatal),\"tag\":\(optional(finding.tag)),"
-                + "\"index\":\(optional(finding.index)),\"row_id\":\(optional(finding.rowID)),"
-                + "\"recorded_hash\":\(optional(finding.recordedHash)),\"expected_hash\":\(optional(finding.expectedHash)),"
-                + "\"created_at\":\(optional(finding.createdAt)),\"message\":\(quote(finding.message))}"
-        }
-        func count(_ state: Plan.State) -> Int { plan.entries.count { $0.state == state } }
-        return "{\"format\":\(Self.format),\"database\":\(quote(database)),\"table\":\(quote(table)),"
-            + "\"table_exists\":\(tableExists),"
-            + "\"summary\":{\"total\":\(plan.entries.count),\"applied\":\(count(.applied)),\"pending\":\(count(.pending)),"
-            + "\"changed\":\(count(.changed)),\"out_of_order\":\(count(.outOfOrder)),"
-            + "\"unknown_rows\":\(plan.unknownRows.count),\"drift\":\(!plan.fatalFindings.isEmpty),"
-            + "\"warnings\":\(plan.findings.count - plan.fatalFindings.count)},"
-            + "\"entries\":[\(entries.joined(separator: ","))],"
-            + "\"unknown_rows\":[\(unknown.joined(separator: ","))],"
-            + "\"findings\":[\(findings.joined(separator: ","))]}\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        // Sorted keys: JSONEncoder's own order changes from run to run (a dictionary), and the
+        // document should diff cleanly. Every value is a string, number, bool or null, which
+        // JSONEncoder always encodes.
+        let data = try! encoder.encode(StatusDocument(self))
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     func text() -> String {
-        var lines = ["\(database) \(table)" + (tableExists ? "" : " (does not exist yet: nothing recorded)"), ""]
+        var lines = ["\(database) \(table)" + (tableExists ? "" : " (does not exist yet: nothing recorded)")]
+        if plan.layout == .folders {
+            lines[0] +=
+                " [Drizzle 1.0 folder layout, " + (plan.upgrade != nil ? "0.x table: `up` upgrades it]" : "1.0 table]")
+        }
+        lines.append("")
         let tagWidth = max(3, plan.entries.map(\.migration.tag.count).max() ?? 0, 16)
         lines.append("  #  " + "tag".padded(tagWidth) + "  state         when (UTC)           row")
         for entry in plan.entries {
@@ -68,12 +54,12 @@ struct StatusReport {
         for row in plan.unknownRows {
             let when = row.createdAt.map { utcDate(milliseconds: $0) } ?? "created_at NULL".padded(19)
             lines.append(
-                "  ?  " + "(not in the folder)".padded(tagWidth) + "  " + "unknown".padded(12) + "  \(when)  \(row.id)"
-                    + "  \(position(of: row)), hash \(row.hash.prefix(12))")
+                "  ?  " + (row.name ?? "(not in the folder)").padded(tagWidth) + "  " + "unknown".padded(12)
+                    + "  \(when)  \(row.id)  \(position(of: row)), hash \(row.hash.prefix(12))")
         }
         lines.append("")
         lines.append(
-            "\(plan.appliedCount) applied, \(plan.pending.count) pending, \(plan.unknownRows.count) unknown row(s)"
+            "\(plan.appliedCount) applied, \(plan.entries.count { $0.state == .pending || $0.state == .outOfOrder }) pending, \(plan.unknownRows.count) unknown row(s)"
                 + (plan.fatalFindings.isEmpty
                     ? "; no drift"
                     : "; DRIFT: \(plan.fatalFindings.count) finding(s), `migrator verify` and `up` exit 5"))
@@ -83,11 +69,9 @@ struct StatusReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Newer than every entry (the app-rollback case, harmless) or somewhere among them (drift).
-    private func position(of row: TrackingRow) -> String {
-        guard let createdAt = row.createdAt else { return "unmatched" }
-        let newest = plan.entries.map(\.migration.when).max() ?? Int64.min
-        return createdAt > newest ? "newer" : "unmatched"
+    /// Newer than every migration (the app-rollback case, harmless) or somewhere among them (drift).
+    func position(of row: TrackingRow) -> String {
+        plan.findings.contains { $0.kind == .newerRows && $0.rowID == row.id } ? "newer" : "unmatched"
     }
 }
 

@@ -63,7 +63,7 @@ struct SecretEchoTests {
     }
 
     static func jsonEscaped(_ text: String) -> String {
-        let escaped = SecretsManagerClient.jsonString(text)
+        let escaped = JSONLogHandler.jsonString(text)
         return String(escaped.dropFirst().dropLast())
     }
 

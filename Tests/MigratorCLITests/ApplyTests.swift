@@ -224,7 +224,12 @@ struct EmbeddedMetricsTests {
             #expect(directive["Namespace"] as? String == "Migrator")
             #expect(directive["Dimensions"] as? [[String]] == [["Environment", "Family"]])
             let names = (directive["Metrics"] as? [[String: String]])?.compactMap { $0["Name"] }
-            #expect(names == ["MigrationsApplied", "MigrationsPending", "DurationMs", "LockWaitMs"])
+            #expect(
+                names == [
+                    "MigrationsApplied", "MigrationsPending", "DurationMs", "LockWaitMs", "MaxExclusiveLockMs",
+                    "TablesRewritten",
+                ])
+            #expect(last["MaxExclusiveLockMs"] is Int && last["TablesRewritten"] as? Int == 0)
             #expect(last["MigrationsApplied"] as? Int == 6)
             #expect(last["MigrationsPending"] as? Int == 0)
             #expect(last["Environment"] as? String == "staging")

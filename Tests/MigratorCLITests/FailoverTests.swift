@@ -79,8 +79,15 @@ struct FailoverTests {
                 defer { firstTwo.remove() }
                 let first = try MigratorProcess.run(
                     ["up"], environment: migratorEnvironment(database: database, folder: firstTwo))
-                let key = try #require(try first.events("tracking.created").first?["lock_key"] as? Int)
+                // The key as printed: JSONSerialization would read a 64-bit key as a rounded double.
+                let key = try #require(
+                    first.stdout.firstMatch(of: /"lock_key":(-?[0-9]+)/).map { String($0.output.1) })
                 try admin.simpleQuery("SELECT pg_advisory_lock(\(key))")
+                // The first run's backend must be gone before `reached` looks for the second's.
+                try MigratorProcess.waitUntil {
+                    try admin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrator'")
+                        .scalar == "0"
+                }
             }
             var components = try #require(URLComponents(string: database.url))
             components.port = proxy.port

@@ -45,8 +45,11 @@ struct StatusTests {
             let status = try Self.document(result)
             #expect(
                 Set(status.keys) == [
-                    "format", "database", "table", "table_exists", "summary", "entries", "unknown_rows", "findings",
+                    "format", "database", "table", "table_exists", "layout", "table_version", "upgrade_due", "summary",
+                    "entries", "unknown_rows", "findings",
                 ])
+            #expect(status["layout"] as? String == "journal" && status["table_version"] as? Int == 0)
+            #expect(status["upgrade_due"] as? Bool == false)
             #expect(status["format"] as? Int == 1)
             #expect(status["table"] as? String == "\"drizzle\".\"__drizzle_migrations\"")
             #expect(status["table_exists"] as? Bool == true)

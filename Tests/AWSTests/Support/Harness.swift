@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StructuredLogging
 import TestSupport
 import Testing
 
@@ -61,7 +62,7 @@ struct Harness {
 
 /// A Secrets Manager GetSecretValue success body, as AWS sends it.
 func getSecretValueBody(_ secretString: String, name: String = "staging/bcos-secrets") -> String {
-    let escaped = SecretsManagerClient.jsonString(secretString)
+    let escaped = JSONLogHandler.jsonString(secretString)
     return """
         {"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:\(name)-AbCdEf","Name":"\(name)",\
         "SecretString":\(escaped),"VersionId":"11111111-2222-3333-4444-555555555555",\

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Tests of scripts/run-migration-task.sh against the fake aws. Each test_* function runs in its own
-# subshell under `set -euo pipefail` (tests/shell/run.sh).
+# subshell under `set -euo pipefail` (deploy/tests/run.sh).
 
 test_exit_0_passes_through() {
     new_scenario staging
@@ -14,7 +14,7 @@ test_exit_0_passes_through() {
     call_json ecs register-task-definition 'c["files"][c["params"]["--cli-input-json"]]' >"$SC/registered.json"
     python3 "$TESTS_DIR/validate_task_definitions.py" --env staging "$SC/registered.json"
     assert_contains "$SC/registered.json" '"image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator@sha256:0123"'
-    assert_contains "$SC/registered.json" '"executionRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-execution"'
+    assert_contains "$SC/registered.json" '"executionRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-execution-staging"'
     assert_contains "$SC/registered.json" '"taskRoleArn": "arn:aws:iam::111122223333:role/bcos-migration-task-staging"'
     assert_not_contains "$SC/registered.json" 123456789012
     # how it was run
@@ -80,13 +80,13 @@ test_never_stops_hits_the_limit() {
     new_scenario staging
     task_state RUNNING >"$SC/ecs.describe-tasks.1.json"
     local t0=$SECONDS
-    MIGRATION_TIMEOUT=2 MIGRATION_POLL_INTERVAL=0.2 run_task staging --image i --subnets s --security-groups g
+    MIGRATION_TIMEOUT=4 MIGRATION_POLL_INTERVAL=0.2 run_task staging --image i --subnets s --security-groups g
     assert_eq "$RC" 124 "exit code"
-    [ $((SECONDS - t0)) -lt 10 ] || fail "took $((SECONDS - t0)) s for a 2 s limit"
+    [ $((SECONDS - t0)) -lt 20 ] || fail "took $((SECONDS - t0)) s for a 4 s limit"
     [ "$(calls ecs describe-tasks)" -ge 2 ] || fail "polled only $(calls ecs describe-tasks) times"
     assert_eq "$(calls ecs stop-task)" 1 "stop-task calls"
-    assert_contains "$SC/err" "did not stop within 2 s"
-    assert_eq "$(call_json ecs stop-task 'c["params"]["--reason"]')" "migration exceeded MIGRATION_TIMEOUT=2s" "stop reason"
+    assert_contains "$SC/err" "did not stop within 4 s"
+    assert_eq "$(call_json ecs stop-task 'c["params"]["--reason"]')" "migration exceeded MIGRATION_TIMEOUT=4s" "stop reason"
     assert_contains "$SC/out" "run.finished"   # the logs so far are printed
 }
 
@@ -166,7 +166,7 @@ test_command_override_and_log_group_creation() {
 }
 
 test_log_lines_same_with_jq_and_python() {
-    command -v jq >/dev/null || fail "jq is not installed (tests/shell/run.sh installs it)"
+    command -v jq >/dev/null || fail "jq is not installed (deploy/tests/run.sh installs it)"
     new_scenario production
     log_events 1 >"$SC/logs.get-log-events.json"
     task_state STOPPED 1 >"$SC/ecs.describe-tasks.1.json"
@@ -207,7 +207,7 @@ ci_example() {
     RC=0
     env -u AWS_REGION -u AWS_DEFAULT_REGION -u GITHUB_ACTIONS PATH="$FAKE_BIN:$TESTS_DIR/fake-docker:$PATH" \
         MIGRATION_POLL_INTERVAL=0.05 MIGRATION_LOG_WAIT=0 AWS_ACCOUNT_ID=123456789012 \
-        IMAGE_TAG=abc123 SUBNETS=subnet-a SECURITY_GROUPS=sg-a RDS_CA_BUNDLE_SHA256=0000 \
+        IMAGE_TAG=abc123 SUBNETS=subnet-a SECURITY_GROUPS=sg-a BUILD_CONTEXT="$SC" \
         "$REPO_DIR/scripts/ci-deploy-example.sh" staging -- touch "$SC/app-deployed" >"$SC/out" 2>"$SC/err" || RC=$?
 }
 
@@ -216,11 +216,11 @@ test_ci_example_deploys_after_green_migration() {
     assert_eq "$RC" 0 "exit code"
     [ -f "$SC/app-deployed" ] || fail "the app was not deployed"
     assert_contains "$SC/docker.log" "login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com"
-    assert_contains "$SC/docker.log" "build --pull --build-arg RDS_CA_BUNDLE_SHA256=0000 --build-arg MIGRATIONS_DIR=migrations --tag 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator:abc123"
-    assert_contains "$SC/docker.log" "push 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator:abc123"
+    assert_contains "$SC/docker.log" "build --pull --platform linux/amd64 --tag 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging:abc123 $SC"
+    assert_contains "$SC/docker.log" "push 123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging:abc123"
     # the task runs the pushed image by digest
     assert_eq "$(call_json ecs register-task-definition 'json.loads(c["files"][c["params"]["--cli-input-json"]])["containerDefinitions"][0]["image"]')" \
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-migrator@sha256:1111111111111111111111111111111111111111111111111111111111111111" image
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/bcos-app-staging@sha256:1111111111111111111111111111111111111111111111111111111111111111" image
 }
 
 test_ci_example_stops_the_deploy_on_failure() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Helpers for tests/shell/test_*.sh: a scenario folder for the fake aws (tests/shell/fake-aws/aws),
-# canned ECS/CloudWatch answers, and assertions. Sourced by tests/shell/run.sh.
+# Helpers for deploy/tests/test_*.sh: a scenario folder for the fake aws (deploy/tests/fake-aws/aws),
+# canned ECS/CloudWatch answers, and assertions. Sourced by deploy/tests/run.sh.
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$TESTS_DIR/../.." && pwd)

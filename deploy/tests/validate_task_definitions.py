@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates ECS task definitions: against botocore's RegisterTaskDefinition input shape (the schema
 the ECS API and `aws ecs register-task-definition --cli-input-json` use), then against what the
-migration task needs (README, "Deploy to ECS").
+migration task needs (docs/deploy-ecs.md).
 
     validate_task_definitions.py [--env ENV] FILE...
 
@@ -57,6 +57,10 @@ def policy_errors(td, env):
     # migrator exits within 2 s of SIGTERM after rolling back; Fargate allows at most 120 s
     want(isinstance(c.get("stopTimeout"), int) and 10 <= c["stopTimeout"] <= 120, "stopTimeout in 10..120")
     want(c.get("command") in (None, ["up"]), "command must be up (the default)")
+    # the task runs the app's image, whose own entrypoint is the app: migrator is named explicitly
+    want(c.get("entryPoint") == ["/usr/local/bin/migrator"], "entryPoint must be /usr/local/bin/migrator")
+    # no default folder in a production image: the app's drizzle folder is named explicitly
+    want(str(env_vars.get("MIGRATIONS_DIR", "")).startswith("/"), "MIGRATIONS_DIR must be set to an absolute path")
     lc = c.get("logConfiguration", {})
     opts = lc.get("options", {})
     want(lc.get("logDriver") == "awslogs", "awslogs driver")
