@@ -12,8 +12,8 @@ public struct DatabaseTarget: Sendable {
     /// expired one.
     private(set) var password: (@Sendable () throws(MigrationError) -> String)?
 
-    /// Parses `connectionString` (a bad one throws exit 2 and is never echoed) and registers its
-    /// password for redaction before anything can log it.
+    /// Parses `connectionString` (a bad one throws exit 2 and is never echoed); `ConnectionInfo`
+    /// registers its password for redaction before anything can log it.
     public init(
         _ connectionString: String, password: (@Sendable () throws(MigrationError) -> String)? = nil
     ) throws(MigrationError) {
@@ -22,7 +22,6 @@ public struct DatabaseTarget: Sendable {
         } catch {
             throw MigrationError(.configuration, error.message)
         }
-        if let password = info.password { Redaction.shared.register(password) }
         self.connectionString = connectionString
         self.password = password
     }
@@ -68,8 +67,8 @@ enum DatabaseConnector {
         var lastCause: String?
         while true {
             do {
+                // Registered for redaction by whoever makes it (an IAM token by its source).
                 let password = try target.password?()
-                if let password { Redaction.shared.register(password) }
                 let connection = try connectOnce(
                     target, password: password, applicationName: applicationName, deadline: deadline,
                     interruption: interruption)
