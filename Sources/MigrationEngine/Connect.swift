@@ -67,8 +67,9 @@ enum DatabaseConnector {
         var lastCause: String?
         while true {
             do {
-                // Registered for redaction by whoever makes it (an IAM token by its source).
+                // A per-attempt password is a secret whoever made it: registered before libpq sees it.
                 let password = try target.password?()
+                if let password { Redaction.shared.register(password) }
                 let connection = try connectOnce(
                     target, password: password, applicationName: applicationName, deadline: deadline,
                     interruption: interruption)
