@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "SystemSupport"),
         .target(
             name: "StructuredLogging",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["SystemSupport", .product(name: "Logging", package: "swift-log")]
         ),
 
         // The PostgreSQL layer and the AWS layer.

@@ -1,4 +1,5 @@
 import StructuredLogging
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -1,4 +1,5 @@
 import Crypto
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -1,46 +1,19 @@
+import SystemSupport
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
 
-/// UTC calendar arithmetic by hand: SigV4 needs `yyyyMMdd'T'HHmmss'Z'` and the metadata endpoints send
-/// RFC 3339, and neither is worth pulling a calendar or date-formatting library into the binary for.
-enum UTCTime {
-    struct Fields: Equatable {
-        var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
-    }
-
+/// SigV4's `yyyyMMdd'T'HHmmss'Z'` and the metadata endpoints' RFC 3339, on SystemSupport's calendar.
+extension UTCTime {
     static func fields(of date: Date) -> Fields {
-        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return Fields(
-            year: year, month: month, day: day,
-            hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60, second: secondOfDay % 60)
+        fields(epochSeconds: Int64(date.timeIntervalSince1970.rounded(.down)))
     }
 
     static func date(from fields: Fields) -> Date {
-        // Howard Hinnant's days_from_civil.
-        let y = fields.month <= 2 ? fields.year - 1 : fields.year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let m = fields.month
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + fields.day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let seconds = days * 86_400 + fields.hour * 3600 + fields.minute * 60 + fields.second
-        return Date(timeIntervalSince1970: TimeInterval(seconds))
+        Date(timeIntervalSince1970: TimeInterval(epochSeconds(fields)))
     }
 
     /// `20150830T123600Z`
@@ -96,12 +69,10 @@ enum UTCTime {
             return nil
         }
         guard index == bytes.count else { return nil }
-        let local = date(from: Fields(year: year, month: month, day: day, hour: hour, minute: minute, second: second))
+        let local = date(
+            from: Fields(
+                year: Int64(year), month: Int64(month), day: Int64(day), hour: Int64(hour), minute: Int64(minute),
+                second: Int64(second)))
         return local.addingTimeInterval(TimeInterval(-offset))
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// The 1.0 layout ("folders v3"): `<YYYYMMDDHHmmss>_<name>/migration.sql`, as drizzle-orm 1.0's
 /// `readMigrationFiles` takes it: every sub-folder holding `migration.sql`, in folder-name order,
 /// `created_at` from the first 14 characters read as a UTC time, the folder name as `name`.
@@ -30,25 +32,12 @@ extension MigrationFolder {
             digits[from..<from + count].reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
         }
         let monthIndex = number(4, 2) - 1
-        let year = number(0, 4) + floorDivide(monthIndex, 12)
-        let month = monthIndex - floorDivide(monthIndex, 12) * 12 + 1
-        let days = daysFromCivil(year: year, month: month) + number(6, 2) - 1
-        let seconds = days * 86_400 + number(8, 2) * 3_600 + number(10, 2) * 60 + number(12, 2)
-        return seconds * 1_000
-    }
-
-    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
-        value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
-    }
-
-    /// Days from 1970-01-01 to the first of `month` (Howard Hinnant's algorithm).
-    private static func daysFromCivil(year: Int64, month: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        let yearCarry = UTCTime.floorDivide(monthIndex, 12)
+        return 1_000
+            * UTCTime.epochSeconds(
+                UTCTime.Fields(
+                    year: number(0, 4) + yearCarry, month: monthIndex - yearCarry * 12 + 1, day: number(6, 2),
+                    hour: number(8, 2), minute: number(10, 2), second: number(12, 2)))
     }
 
     /// `a.localeCompare(b) < 0` as Node's ICU root collation orders the names drizzle-kit writes:

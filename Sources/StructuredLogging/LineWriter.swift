@@ -1,4 +1,5 @@
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -36,7 +37,7 @@ public final class LineWriter: Sendable {
     }
 }
 
-/// `2026-11-25T15:12:27.123Z`: UTC, RFC 3339 with milliseconds, without Foundation's formatters.
+/// `2026-11-25T15:12:27.123Z`: UTC, RFC 3339 with milliseconds, on SystemSupport's calendar.
 public func rfc3339Timestamp() -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(24)
@@ -46,13 +47,10 @@ public func rfc3339Timestamp() -> String {
 
 /// The same, appended to a line being built (one per log line, so no intermediate strings).
 func appendTimestamp(to out: inout [UInt8]) {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    var seconds = now.tv_sec
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func digits(_ value: Int32, _ width: Int) {
-        var divisor: Int32 = 1
+    let (seconds, milliseconds) = UTCTime.now()
+    let time = UTCTime.fields(epochSeconds: seconds)
+    func digits(_ value: Int64, _ width: Int) {
+        var divisor: Int64 = 1
         for _ in 1..<width { divisor *= 10 }
         var value = max(0, value)
         while divisor > 0 {
@@ -61,18 +59,18 @@ func appendTimestamp(to out: inout [UInt8]) {
             divisor /= 10
         }
     }
-    digits(parts.tm_year + 1900, 4)
+    digits(time.year, 4)
     out.append(UInt8(ascii: "-"))
-    digits(parts.tm_mon + 1, 2)
+    digits(time.month, 2)
     out.append(UInt8(ascii: "-"))
-    digits(parts.tm_mday, 2)
+    digits(time.day, 2)
     out.append(UInt8(ascii: "T"))
-    digits(parts.tm_hour, 2)
+    digits(time.hour, 2)
     out.append(UInt8(ascii: ":"))
-    digits(parts.tm_min, 2)
+    digits(time.minute, 2)
     out.append(UInt8(ascii: ":"))
-    digits(parts.tm_sec, 2)
+    digits(time.second, 2)
     out.append(UInt8(ascii: "."))
-    digits(Int32(now.tv_nsec / 1_000_000), 3)
+    digits(milliseconds, 3)
     out.append(UInt8(ascii: "Z"))
 }

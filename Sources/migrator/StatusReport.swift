@@ -1,4 +1,5 @@
 import MigrationEngine
+import SystemSupport
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -75,15 +76,12 @@ struct StatusReport {
     }
 }
 
-/// `2025-01-01 10:00:00` for a journal `when`, through libc's `gmtime_r` as the log timestamps are,
-/// to stay off Foundation's formatters.
+/// `2025-01-01 10:00:00` for a journal `when`, on the calendar the log timestamps use.
 func utcDate(milliseconds: Int64) -> String {
-    var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
-    var parts = tm()
-    guard gmtime_r(&seconds, &parts) != nil else { return String(milliseconds) }
-    func pad(_ value: Int32, _ width: Int) -> String { String(value).leftPadded(width, with: "0") }
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2)) "
-        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+    let time = UTCTime.fields(epochSeconds: UTCTime.floorDivide(milliseconds, 1000))
+    let pad = UTCTime.pad
+    return "\(pad(time.year, 4))-\(pad(time.month, 2))-\(pad(time.day, 2)) "
+        + "\(pad(time.hour, 2)):\(pad(time.minute, 2)):\(pad(time.second, 2))"
 }
 
 extension String {

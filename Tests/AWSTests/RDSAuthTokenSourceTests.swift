@@ -1,5 +1,6 @@
 import Foundation
 import StructuredLogging
+import SystemSupport
 import Testing
 
 @testable import AWS
