@@ -23,7 +23,8 @@ let package = Package(
         // curl.h plus typed wrappers for its variadic curl_easy_setopt/getinfo, which Swift cannot call.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // What every layer shares with the operating system: stop requests, the environment, reading files.
+        // What every layer shares: stop requests, the environment, reading files, the UTC calendar,
+        // percent-decoding (one copy each).
         .target(name: "SystemSupport"),
         .target(
             name: "StructuredLogging",

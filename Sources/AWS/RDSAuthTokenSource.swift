@@ -85,27 +85,9 @@ public final class RDSAuthTokenSource: Sendable {
 /// endpoint name (`NAME.ID.REGION.rds.amazonaws.com`) > the profile's `region`.
 enum RDSRegion {
     static func resolve(host: String, context: AWSContext) throws(AWSError) -> String {
-        let region: String
-        let source: String
-        if let value = context.env("AWS_REGION") {
-            (region, source) = (value, "AWS_REGION")
-        } else if let value = context.env("AWS_DEFAULT_REGION") {
-            (region, source) = (value, "AWS_DEFAULT_REGION")
-        } else if let value = fromEndpoint(host) {
-            (region, source) = (value, "the database host name")
-        } else if let value = try ProfileFiles.load(context).config[ProfileFiles.profileName(context)]?["region"],
-            !value.isEmpty
-        {
-            (region, source) = (value, "profile \(ProfileFiles.profileName(context))")
-        } else {
-            throw AWSError(
-                code: .configuration,
-                message: "no AWS region to sign the IAM token for: set AWS_REGION (the database's region)")
-        }
-        guard RegionResolver.isValid(region) else {
-            throw AWSError(code: .configuration, message: "region from \(source) is not a valid AWS region name")
-        }
-        return region
+        try RegionResolver.region(
+            hint: fromEndpoint(host).map { ($0, "the database host name") }, context: context,
+            missing: "no AWS region to sign the IAM token for: set AWS_REGION (the database's region)")
     }
 
     static func fromEndpoint(_ host: String) -> String? {

@@ -4,22 +4,30 @@
 /// laptop fallback for a secret given by name.
 enum RegionResolver {
     static func region(secretId: String, context: AWSContext) throws(AWSError) -> String {
+        try region(
+            hint: SecretARN(secretId).map { ($0.region, "the secret ARN") }, context: context,
+            missing: "no AWS region: set AWS_REGION, or give the secret as a full ARN")
+    }
+
+    /// The chain every AWS request of ours follows: `AWS_REGION` > `AWS_DEFAULT_REGION` > `hint` (what
+    /// the request itself names: a secret ARN, an RDS host name) > the profile's `region`.
+    static func region(hint: (region: String, source: String)?, context: AWSContext, missing: String)
+        throws(AWSError) -> String
+    {
         let region: String
         let source: String
         if let value = context.env("AWS_REGION") {
             (region, source) = (value, "AWS_REGION")
         } else if let value = context.env("AWS_DEFAULT_REGION") {
             (region, source) = (value, "AWS_DEFAULT_REGION")
-        } else if let arn = SecretARN(secretId) {
-            (region, source) = (arn.region, "the secret ARN")
+        } else if let hint {
+            (region, source) = hint
         } else if let value = try ProfileFiles.load(context).config[ProfileFiles.profileName(context)]?["region"],
             !value.isEmpty
         {
             (region, source) = (value, "profile \(ProfileFiles.profileName(context))")
         } else {
-            throw AWSError(
-                code: .configuration,
-                message: "no AWS region: set AWS_REGION, or give the secret as a full ARN")
+            throw AWSError(code: .configuration, message: missing)
         }
         // The region becomes part of a host name: keep it to what real region names look like.
         guard isValid(region) else {

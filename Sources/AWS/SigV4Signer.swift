@@ -193,8 +193,8 @@ public struct SigV4Signer: Sendable {
     static func queryItems(_ query: String) -> [(name: String, value: String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = uriEncode(bytes: percentDecode(parts[0]))
-            let value = parts.count > 1 ? uriEncode(bytes: percentDecode(parts[1])) : ""
+            let name = uriEncode(bytes: PercentEncoding.decode(parts[0]))
+            let value = parts.count > 1 ? uriEncode(bytes: PercentEncoding.decode(parts[1])) : ""
             return (name, value)
         }
     }
@@ -258,33 +258,6 @@ public struct SigV4Signer: Sendable {
                 result.append("%")
                 result.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte >> 4)]))
                 result.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte & 0x0F)]))
-            }
-        }
-        return result
-    }
-
-    static func percentDecode<S: StringProtocol>(_ text: S) -> [UInt8] {
-        let bytes = Array(text.utf8)
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.count)
-        var index = 0
-        func hexValue(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
-            {
-                result.append(high << 4 | low)
-                index += 3
-            } else {
-                result.append(bytes[index])
-                index += 1
             }
         }
         return result

@@ -1,4 +1,5 @@
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -43,7 +44,7 @@ public final class Redaction: Sendable {
         for piece in [secret] + Self.pieces(of: secret) {
             values.formUnion(Self.spellings(of: piece))
             if piece.contains("%") {
-                let decoded = Self.percentDecoded(piece)
+                let decoded = String(decoding: PercentEncoding.decode(piece), as: UTF8.self)
                 values.formUnion(Self.spellings(of: decoded))
                 values.formUnion(Self.pieces(of: decoded).flatMap(Self.spellings))
             }
@@ -158,33 +159,6 @@ public final class Redaction: Sendable {
                 out.append(byte)
             default:
                 out.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `%XX` sequences decoded; anything else (a `%` without two hex digits) kept as it is.
-    static func percentDecoded(_ value: String) -> String {
-        let bytes = Array(value.utf8)
-        var out: [UInt8] = []
-        var index = 0
-        func hexValue(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
-            {
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
             }
         }
         return String(decoding: out, as: UTF8.self)
