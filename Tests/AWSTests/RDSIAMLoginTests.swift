@@ -69,7 +69,7 @@ extension RDSIAMTests {
                 keys.session_token = nil
                 reason = "missing session token"
             case .unknownKey:
-                keys.access_key_id = "AKIAUNKNOWNKEY000001"
+                keys.access_key_id = "AKIAUNKNOWNEXAMPLE01"
                 reason = "unknown access key"
             }
             let password = token(fixture, keys: keys, user: tokenUser, host: host, date: date)

@@ -108,11 +108,17 @@ struct AnalyzePolicyTests {
     @Test("stops at a file that uses an enum value an earlier pending file adds (one transaction cannot)")
     func stopsAtNewEnumValue() throws {
         try withDatabase { database in
+            let type = DrizzleFolder.File(
+                tag: "0000_enum",
+                sql: "CREATE TYPE \"mood\" AS ENUM ('calm');--> statement-breakpoint\n"
+                    + "CREATE TABLE \"moods\" (\"m\" \"mood\");", when: Ops.base)
+            // The type is committed first: PostgreSQL 17 lets a transaction use a value it added to
+            // a type it created itself, so only an older type shows the limit on every version.
+            let first = try DrizzleFolder([type])
+            defer { first.remove() }
+            #expect(try Ops.run(["up"], database, first).exitCode == 0)
             let folder = try DrizzleFolder([
-                DrizzleFolder.File(
-                    tag: "0000_enum",
-                    sql: "CREATE TYPE \"mood\" AS ENUM ('calm');--> statement-breakpoint\n"
-                        + "CREATE TABLE \"moods\" (\"m\" \"mood\");", when: Ops.base),
+                type,
                 DrizzleFolder.File(
                     tag: "0001_value", sql: "ALTER TYPE \"mood\" ADD VALUE 'busy';", when: Ops.base + 1000),
                 DrizzleFolder.File(
@@ -122,7 +128,7 @@ struct AnalyzePolicyTests {
             let result = try AnalyzeRun.run(["analyze", "--json"], database, folder)
             #expect(result.exitCode == 0, "\(result.output)")
             let document = try AnalyzeRun.document(result)
-            #expect(try AnalyzeRun.files(document).count == 2)
+            #expect(try AnalyzeRun.files(document).count == 1)
             let stop = try #require(document["stopped_at"] as? [String: Any])
             #expect(stop["migration"] as? String == "0002_use" && stop["unmeasured"] as? Int == 1)
             #expect((stop["reason"] as? String ?? "").contains("enum value"))

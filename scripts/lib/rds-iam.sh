@@ -32,8 +32,8 @@ start_rds_iam() {
   "region": "us-east-1",
   "log": "$dir/verifier.log",
   "keys": {
-    "AKIAIAMTESTKEY000001": {"secret": "$key_secret"},
-    "ASIAIAMTESTSESSION01": {"secret": "$session_secret", "session_token": "$session_token"}
+    "TESTIAMKEYID000001": {"secret": "$key_secret"},
+    "TESTIAMSESSION0001": {"secret": "$session_secret", "session_token": "$session_token"}
   },
   "users": {
     "migrator_iam": {},
@@ -53,8 +53,8 @@ JSON
   "verifier_log": "$dir/verifier.log",
   "verifier": "$dir/rds_iam_verifier.py",
   "verifier_config": "$dir/config.json",
-  "key": {"access_key_id": "AKIAIAMTESTKEY000001", "secret_access_key": "$key_secret"},
-  "session": {"access_key_id": "ASIAIAMTESTSESSION01", "secret_access_key": "$session_secret",
+  "key": {"access_key_id": "TESTIAMKEYID000001", "secret_access_key": "$key_secret"},
+  "session": {"access_key_id": "TESTIAMSESSION0001", "secret_access_key": "$session_secret",
               "session_token": "$session_token"}
 }
 JSON
