@@ -84,55 +84,6 @@ struct StatusDocument: Encodable {
                 message: finding.message)
         }
     }
-
-    enum CodingKeys: String, CodingKey {
-        case format, database, table
-        case tableExists = "table_exists"
-        case layout
-        case tableVersion = "table_version"
-        case upgradeDue = "upgrade_due"
-        case summary, entries
-        case unknownRows = "unknown_rows"
-        case findings
-    }
-}
-
-extension StatusDocument.Summary {
-    enum CodingKeys: String, CodingKey {
-        case total, applied, pending, changed
-        case outOfOrder = "out_of_order"
-        case unknownRows = "unknown_rows"
-        case drift, warnings
-    }
-}
-
-extension StatusDocument.Entry {
-    enum CodingKeys: String, CodingKey {
-        case index, tag
-        case createdAt = "created_at"
-        case hash, state, mode
-        case rowId = "row_id"
-        case recordedHash = "recorded_hash"
-    }
-}
-
-extension StatusDocument.UnknownRow {
-    enum CodingKeys: String, CodingKey {
-        case id, hash
-        case createdAt = "created_at"
-        case position
-    }
-}
-
-extension StatusDocument.Finding {
-    enum CodingKeys: String, CodingKey {
-        case kind, fatal, tag, index
-        case rowId = "row_id"
-        case recordedHash = "recorded_hash"
-        case expectedHash = "expected_hash"
-        case createdAt = "created_at"
-        case message
-    }
 }
 
 /// An optional that encodes as `null` when absent.

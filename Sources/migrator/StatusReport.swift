@@ -26,6 +26,8 @@ struct StatusReport {
     func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        // The document's keys are the properties' names in snake case (`row_id`, `table_exists`).
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         // Sorted keys: JSONEncoder's own order changes from run to run (a dictionary), and the
         // document should diff cleanly. Every value is a string, number, bool or null, which
         // JSONEncoder always encodes.
