@@ -35,6 +35,8 @@ struct Configuration {
         secretKey = lookup.value(options.secretKey, "DATABASE_SECRET_KEY") ?? "DATABASE_URL"
         let givenDir = lookup.value(options.migrationsDir, "MIGRATIONS_DIR")
         migrationsDir = givenDir ?? Self.defaultMigrationsDir
+        settings = try Self.settings(options: options, lookup: lookup)
+        iamAuth = try lookup.switchValue(options.iamAuth, "MIGRATOR_IAM_AUTH")
         if givenDir == nil && access(Self.defaultMigrationsDir, F_OK) != 0 {
             // The image ships no migrations: a task definition that forgot MIGRATIONS_DIR must say so,
             // not report a missing journal deep inside a folder nobody meant.
@@ -42,8 +44,6 @@ struct Configuration {
                 description: "no migrations folder: \(Self.defaultMigrationsDir) does not exist; set MIGRATIONS_DIR "
                     + "(or --migrations-dir) to the drizzle-kit folder (the migrator image ships none)")
         }
-        settings = try Self.settings(options: options, lookup: lookup)
-        iamAuth = try lookup.switchValue(options.iamAuth, "MIGRATOR_IAM_AUTH")
         if databaseURL == nil && secretID == nil {
             throw ConfigurationError(
                 description: "no database: set DATABASE_URL (or --database-url), or DATABASE_SECRET_ID (or --secret-id)"
