@@ -63,9 +63,10 @@ public final class Interruption: @unchecked Sendable {
         for listener in toTell { listener.stopRequested() }
     }
 
-    /// Sleeps up to `milliseconds`; returns early (and `true`) when the run is interrupted.
+    /// Sleeps up to `duration`; returns early (and `true`) when the run is interrupted.
     @discardableResult
-    public func sleep(milliseconds: Int64) -> Bool {
+    public func sleep(for duration: Duration) -> Bool {
+        let milliseconds = duration.milliseconds
         var deadline = timespec()
         #if canImport(Darwin)
             clock_gettime(CLOCK_REALTIME, &deadline)
@@ -94,12 +95,6 @@ public final class Interruption: @unchecked Sendable {
 
     public func unregister(_ listener: any StopListener) {
         locked { _ = listeners.removeValue(forKey: ObjectIdentifier(listener)) }
-    }
-
-    /// Sleeps up to `duration`; returns early (and `true`) when the run is interrupted.
-    @discardableResult
-    public func sleep(for duration: Duration) -> Bool {
-        sleep(milliseconds: duration.milliseconds)
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
